@@ -1,0 +1,109 @@
+"""Shared pieces of the CLI: error handling, the session, common options, output."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import default_store_path
+from ..errors import LinkedDataError
+
+
+class LinkedDataGroup(click.Group):
+    """A click group that prints library errors as one line and exits 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LinkedDataError as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+
+
+def get_session(ctx: click.Context | None = None) -> Any:
+    """The shared HTTP session for this CLI run (built once, honours ``--no-cache``)."""
+    from ..http import make_session
+
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "session" not in root.obj:
+        cache = root.obj.get("cache", True) and not os.environ.get("LINKEDDATA_NO_CACHE")
+        root.obj["session"] = make_session(cache=cache)
+        root.call_on_close(root.obj["session"].close)
+    return root.obj["session"]
+
+
+def store_option(required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--store DIR`` defaulting to ``LINKEDDATA_STORE`` or ``./linkeddata-store``."""
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        if required:
+            default: Any = lambda: str(default_store_path())  # noqa: E731
+        else:
+            default = None
+        return click.option(
+            "--store", "store", type=click.Path(path_type=Path), default=default, show_default="$LINKEDDATA_STORE or ./linkeddata-store" if required else None,
+            help="Oxigraph store directory (created if missing).",
+        )(func)
+
+    return decorator
+
+
+def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(func)
+
+
+def progress_bar(quiet: bool, total: int | None = None, desc: str = "", unit: str = "rec") -> Any:
+    """A tqdm.auto bar, hidden when ``quiet`` or stderr is not a TTY."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=True if quiet else None, file=sys.stderr,
+                dynamic_ncols=True)
+
+
+def echo_table(rows: list[dict[str, Any]] | list[list[Any]], headers: list[str] | None = None) -> None:
+    """Print rows as an aligned text table."""
+    click.echo(format_table(rows, headers))
+
+
+def format_table(rows: Any, headers: list[str] | None = None) -> str:
+    if rows and isinstance(rows[0], dict):
+        headers = headers or list(rows[0].keys())
+        rows = [[r.get(h) for h in headers] for r in rows]
+    headers = headers or []
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, v in enumerate(row):
+            if i >= len(widths):
+                widths.append(0)
+            widths[i] = max(widths[i], len(v))
+    line = "  ".join("-" * w for w in widths)
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), line]
+    for row in cells:
+        out.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    return "\n".join(out)
+
+
+def wraps_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """For commands run outside the group (tests): same one-line error handling."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LinkedDataError as exc:
+            raise click.ClickException(str(exc).splitlines()[0]) from exc
+
+    return wrapper

@@ -1,0 +1,58 @@
+"""The :class:`Record` value that every client yields and the store loads.
+
+>>> r = Record(iri="https://libris.kb.se/abc", data={"@graph": []}, media_type="application/ld+json")
+>>> r.short_id
+'abc'
+>>> r.is_json
+True
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON_TYPES = ("application/ld+json", "application/json", "application/activity+json")
+
+
+@dataclass
+class Record:
+    """One source record: its IRI (the named graph it loads into) and its content.
+
+    ``data`` is a parsed JSON document (dict) for JSON media types, else the raw bytes.
+    ``deleted`` marks a tombstone: loading it drops the record's graph.
+    """
+
+    iri: str
+    data: Any = None
+    media_type: str = "application/ld+json"
+    etag: str | None = None
+    last_modified: str | None = None
+    source: str | None = None
+    profile: str | None = None
+    deleted: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def short_id(self) -> str:
+        """The last path segment of the IRI, without fragment."""
+        return self.iri.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def is_json(self) -> bool:
+        return self.media_type in JSON_TYPES or self.media_type.endswith("+json")
+
+    def text(self) -> str:
+        """The content as text (JSON is serialised)."""
+        if isinstance(self.data, (bytes, bytearray)):
+            return bytes(self.data).decode("utf-8")
+        if isinstance(self.data, str):
+            return self.data
+        return json.dumps(self.data, ensure_ascii=False, indent=2)
+
+    def content(self) -> bytes:
+        """The content as bytes."""
+        if isinstance(self.data, (bytes, bytearray)):
+            return bytes(self.data)
+        return self.text().encode("utf-8")
