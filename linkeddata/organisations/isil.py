@@ -1,0 +1,421 @@
+"""ISIL validation (ISO 15511) and a client for the German ISIL agency's JSON-LD API.
+
+**ISIL rules** checked by :func:`validate_isil` before any request:
+
+1. surrounding whitespace is ignored; the rest must be 1–16 characters long;
+2. only ``A-Z a-z 0-9`` and ``-`` ``/`` ``:`` are allowed (no spaces, no umlauts);
+3. a prefix, a hyphen, then the library identifier;
+4. the prefix is letters only: two letters must be an ISO 3166-1 alpha-2 country code
+   (``DE``, ``SE``…); a non-country prefix has 1, 3 or 4 letters (``O``, ``ZDB``, ``OCLC``),
+   because two-letter prefixes are reserved for countries;
+5. the identifier is not empty and starts with a letter or a digit.
+
+The prefix is returned in upper case; the identifier keeps its case (``DE-1a``).
+
+**The agency API** (seed 004), base ``config.service_url("isil")``:
+
+* ``GET /api/org.jsonld?q=<terms>&size=<n>&page=<p>[&compact=1]`` answers a JSON-LD
+  ``Collection``: ``totalItems``, ``member`` (records with ``identifier``, ``addressRegion``
+  and ``data`` = the PICA+ record as a JSON object; with ``compact``: ``_id`` and
+  ``record`` = the PICA+ record as an array of fields) and ``view``, a
+  ``PartialCollectionView`` with ``pageIndex``, ``numberOfPages``, ``limit`` and
+  ``next`` when there is a further page. An empty result may come as an empty JSON
+  array or as a collection without members; both read as zero hits.
+* ``GET /api/org/<ISIL>.jsonld`` answers one record (404 for an unknown ISIL).
+
+:func:`search_organisations` pages by asking for ``page=pageIndex+1`` on the configured
+base while the view has ``next`` (it does not follow ``next`` to another host), never
+more than ``max_pages`` pages. ``size`` above :data:`MAX_PAGE_SIZE` (our assumed agency
+limit) is clamped, and a smaller ``limit`` in the view is accepted. A member that cannot
+be read is logged and skipped (see :attr:`OrgSearch.skipped`); the page still counts.
+
+>>> validate_isil(" de-1a ")
+'DE-1a'
+>>> isil_for_sigel("Umu")
+'SE-Umu'
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from .. import config
+from ..errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError, ServiceUnavailableError
+from .model import (
+    Address,
+    LIBTYPE_BASE,
+    Organisation,
+    agency_api_record,
+    agency_page,
+    coordinate,
+    german_iri,
+)
+from .pica import PicaRecord, occ_first, pica_from_json
+
+log = logging.getLogger(__name__)
+
+#: The largest page the agency is assumed to serve; larger ``size`` values are clamped.
+MAX_PAGE_SIZE = 100
+#: Default upper bound on the pages one search fetches.
+DEFAULT_MAX_PAGES = 1000
+MAX_ISIL_LENGTH = 16
+
+#: ISO 3166-1 alpha-2 country codes (officially assigned).
+COUNTRY_CODES = frozenset("""
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY
+BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK
+FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR
+IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK
+ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM
+PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF
+TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
+""".split())
+
+_ALLOWED = re.compile(r"[A-Za-z0-9/:-]")
+
+
+def validate_isil(value: str) -> str:
+    """Check an ISIL against the rules in the module docstring; return it normalised.
+
+    >>> validate_isil("ZDB-1-ABC")
+    'ZDB-1-ABC'
+    >>> validate_isil("DE 1")
+    Traceback (most recent call last):
+    ...
+    linkeddata.errors.InvalidISILError: invalid ISIL 'DE 1': character ' ' is not allowed (only A-Z a-z 0-9 - / :)
+    """
+    if not isinstance(value, str):
+        raise InvalidISILError(f"invalid ISIL {value!r}: not a string")
+    isil = value.strip()
+    if not isil:
+        raise InvalidISILError("invalid ISIL '': empty")
+    if len(isil) > MAX_ISIL_LENGTH:
+        raise InvalidISILError(f"invalid ISIL {isil!r}: {len(isil)} characters, at most {MAX_ISIL_LENGTH} allowed")
+    for ch in isil:
+        if not _ALLOWED.fullmatch(ch):
+            raise InvalidISILError(f"invalid ISIL {isil!r}: character {ch!r} is not allowed (only A-Z a-z 0-9 - / :)")
+    prefix, sep, ident = isil.partition("-")
+    if not sep:
+        raise InvalidISILError(f"invalid ISIL {isil!r}: no '-' between prefix and identifier")
+    if not prefix or not prefix.isalpha():
+        raise InvalidISILError(f"invalid ISIL {isil!r}: prefix {prefix!r} must be 1-4 letters")
+    if len(prefix) == 2:
+        if prefix.upper() not in COUNTRY_CODES:
+            raise InvalidISILError(f"invalid ISIL {isil!r}: {prefix!r} is not an ISO 3166-1 country code")
+    elif len(prefix) > 4:
+        raise InvalidISILError(f"invalid ISIL {isil!r}: prefix {prefix!r} is longer than 4 letters")
+    if not ident:
+        raise InvalidISILError(f"invalid ISIL {isil!r}: empty identifier after the prefix")
+    if not ident[0].isalnum():
+        raise InvalidISILError(f"invalid ISIL {isil!r}: identifier must start with a letter or digit")
+    return f"{prefix.upper()}-{ident}"
+
+
+def is_valid_isil(value: str) -> bool:
+    """True when :func:`validate_isil` accepts ``value``."""
+    try:
+        validate_isil(value)
+    except InvalidISILError:
+        return False
+    return True
+
+
+def isil_for_sigel(sigel: str) -> str:
+    """The ISIL of a Swedish library sigel: ``SE-<sigel>`` (whitespace removed, validated)."""
+    return validate_isil("SE-" + re.sub(r"\s+", "", sigel or ""))
+
+
+# ------------------------------------------------------------------ PICA+ → Organisation
+
+_ADDRESS_KINDS = {"S": "visitor", "P": "postal", "W": "other"}
+_URL_KIND_ORDER = {"A": 0, "B": 2, "W": 3}
+
+
+def _pica_date(date_field: str | None, time_field: str | None) -> str | None:
+    """``'09006:18-11-22'`` + ``'14:37:34.000'`` → ``'2022-11-18T14:37:34'``."""
+    if not date_field:
+        return None
+    m = re.search(r"(\d{2})-(\d{2})-(\d{2})$", date_field)
+    if not m:
+        return None
+    day, month, yy = m.groups()
+    year = (2000 if int(yy) < 70 else 1900) + int(yy)
+    t = re.match(r"(\d{2}:\d{2}:\d{2})", time_field or "")
+    return f"{year}-{month}-{day}" + (f"T{t[1]}" if t else "")
+
+
+def _phone(occ: dict[str, list[str]]) -> str | None:
+    number = (occ_first(occ, "f") or "").strip(" :")
+    if not number:
+        return None
+    country = (occ_first(occ, "d") or "").strip(" +0")
+    area = (occ_first(occ, "e") or "").strip()
+    return " ".join(p for p in (f"+{country}" if country else "", area, number) if p)
+
+
+def organisation_from_pica(rec: PicaRecord, *, region: str | None = None, source: str = "isil") -> Organisation:
+    """Map one agency PICA+ record to an :class:`Organisation` (field meanings as lobid applies them).
+
+    Raises :class:`ParseError` when the record has no ISIL (``008H $e``) or no name.
+    """
+    isil = (rec.first("008H", "e") or "").strip()
+    if not isil:
+        raise ParseError(f"PICA+ record {rec.ppn or '?'}: no ISIL in 008H $e")
+    try:
+        isil = validate_isil(isil)
+    except InvalidISILError as exc:
+        log.warning("agency record %s: %s (kept as given)", rec.ppn, exc)
+        if re.search(r"\s", isil):
+            raise ParseError(f"PICA+ record {rec.ppn or '?'}: unusable ISIL {isil!r}") from exc
+    names = rec.values("029A", "a")
+    alternates = rec.values("029@", "a")
+    name = (names[0] if names else alternates[0] if alternates else "").strip()
+    if not name:
+        raise ParseError(f"PICA+ record {isil}: no name in 029A $a")
+
+    region = region or rec.first("035I", "a")
+    addresses: list[Address] = []
+    lat = lon = None
+    opening = None
+    ranked = sorted(rec.get("032P"), key=lambda o: 0 if occ_first(o, "2") == "S" else 1)
+    for occ in ranked:
+        addresses.append(Address(
+            kind=_ADDRESS_KINDS.get(occ_first(occ, "2") or "", "other"),
+            street=occ_first(occ, "a"), locality=occ_first(occ, "b"), country=occ_first(occ, "d"),
+            postal_code=occ_first(occ, "e"), po_box=occ_first(occ, "g"), region=region,
+        ))
+        if lat is None:
+            la = coordinate(occ_first(occ, "l"), lo=-90, hi=90)
+            lo = coordinate(occ_first(occ, "k"), lo=-180, hi=180)
+            if la is not None and lo is not None:
+                lat, lon = la, lo
+        opening = opening or occ_first(occ, "i")
+
+    urls = sorted(rec.get("009Q"), key=lambda o: _URL_KIND_ORDER.get(occ_first(o, "z") or "", 1))
+    url = next((occ_first(o, "u") for o in urls if occ_first(o, "u")), None)
+
+    contacts = sorted(rec.get("035B"), key=lambda o: 0 if occ_first(o, "a") == "S" else 1)
+    email = next((occ_first(o, "k") for o in contacts if occ_first(o, "k")), None)
+    phone = next((p for p in (_phone(o) for o in contacts) if p), None)
+
+    libtype = (rec.first("035E", "f") or "").strip()
+    kind = "Library"
+    if isil.upper().startswith("DE-MUS-"):
+        kind = "Museum"
+    elif libtype.isdigit() and int(libtype) >= 85:
+        kind = "Organization"
+    classification = LIBTYPE_BASE + libtype if libtype.isdigit() else None
+
+    return Organisation(
+        iri=german_iri(isil), name=name, isil=isil, sigel=rec.first("008H", "d"),
+        alternate_names=[a for a in (names[1:] + alternates) if a.strip()], kind=kind,
+        classification=classification, addresses=addresses, latitude=lat, longitude=lon, url=url,
+        email=email, telephone=phone, opening_hours=opening, region=region, page=agency_page(isil),
+        see_also=agency_api_record(isil), modified=_pica_date(rec.first("001B", "0"), rec.first("001B", "t")),
+        source=source, raw=rec,
+    )
+
+
+def organisation_from_member(member: Any, source: str = "agency record") -> Organisation:
+    """Read one ``member`` of an agency answer (full or compact form)."""
+    if not isinstance(member, dict):
+        raise ParseError(f"{source}: member is not an object")
+    data = member.get("data")
+    if data is None:
+        data = member.get("record")
+    if data is None:
+        raise ParseError(f"{source}: member has neither 'data' nor 'record'")
+    rec = pica_from_json(data, source)
+    if "008H" not in rec:
+        ident = member.get("identifier") or member.get("_id")
+        if isinstance(ident, str) and ident:
+            rec.add("008H", [("e", ident)])
+    region = member.get("addressRegion")
+    return organisation_from_pica(rec, region=region if isinstance(region, str) and region else None)
+
+
+# ------------------------------------------------------------------ client
+
+
+def _session(session: Any) -> Any:
+    if session is None:
+        from ..http import make_session
+
+        session = make_session()
+    return session
+
+
+def _get_json(session: Any, url: str, params: dict[str, Any] | None, what: str) -> Any:
+    from ..http import request
+
+    response = request(session, "GET", url, params=params, what=what,
+                       headers={"Accept": "application/ld+json, application/json;q=0.9"})
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ParseError(f"{what}: the answer from {response.url} is not JSON") from exc
+
+
+class OrgSearch:
+    """A lazy search over the agency: iterate for :class:`Organisation`\\ s, ask ``.total`` first.
+
+    Build it with :func:`search_organisations`. Iterating twice re-fetches (the HTTP
+    cache usually answers).
+    """
+
+    def __init__(self, query: str, *, size: int = 100, compact: bool = True, max_items: int | None = None,
+                 max_pages: int = DEFAULT_MAX_PAGES, max_seconds: float | None = None, session: Any = None,
+                 base_url: str | None = None):
+        if not query or not query.strip():
+            raise InvalidInputError("empty ISIL agency query; use '*' for everything")
+        if size < 1:
+            raise InvalidInputError(f"page size must be positive, got {size}")
+        if size > MAX_PAGE_SIZE:
+            log.info("page size %d above the agency limit, using %d", size, MAX_PAGE_SIZE)
+        self.query = query.strip()
+        self.size = min(size, MAX_PAGE_SIZE)
+        self.compact = compact
+        self.max_items = max_items
+        self.max_pages = max_pages
+        self.max_seconds = max_seconds
+        self.session = _session(session)
+        self.base_url = config.service_url("isil", base_url)
+        self.skipped: list[tuple[int, str]] = []
+        self.pages_fetched = 0
+        self._first: dict[str, Any] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/api/org.jsonld"
+
+    def _params(self, page: int) -> dict[str, Any]:
+        params: dict[str, Any] = {"q": self.query, "size": self.size, "page": page}
+        if self.compact:
+            params["compact"] = 1
+        return params
+
+    def _fetch(self, page: int) -> dict[str, Any]:
+        what = f"ISIL agency search {self.query!r} page {page}"
+        body = _get_json(self.session, self.url, self._params(page), what)
+        self.pages_fetched += 1
+        if isinstance(body, list):
+            if body:
+                raise ParseError(f"{what}: expected a Collection object, got a non-empty array")
+            return {"totalItems": 0, "member": []}
+        if not isinstance(body, dict):
+            raise ParseError(f"{what}: expected a Collection object")
+        return body
+
+    def _first_page(self) -> dict[str, Any]:
+        if self._first is None:
+            self._first = self._fetch(1)
+        return self._first
+
+    @property
+    def total(self) -> int:
+        """``totalItems`` of the search (fetches the first page once)."""
+        try:
+            return int(self._first_page().get("totalItems") or 0)
+        except (TypeError, ValueError) as exc:
+            raise ParseError(f"ISIL agency search {self.query!r}: totalItems is not a number") from exc
+
+    @property
+    def number_of_pages(self) -> int:
+        view = self._first_page().get("view") or {}
+        try:
+            return int(view.get("numberOfPages") or (1 if self.total else 0))
+        except (TypeError, ValueError):
+            return 1
+
+    def __iter__(self) -> Iterator[Organisation]:
+        started = time.monotonic()
+        yielded = 0
+        page_no = 1
+        body = self._first_page()
+        seen: set[str] = set()
+        while True:
+            members = body.get("member") or []
+            if not isinstance(members, list):
+                members = [members]
+            for i, member in enumerate(members):
+                try:
+                    org = organisation_from_member(member, f"ISIL agency search {self.query!r} page {page_no} item {i + 1}")
+                except (ParseError, InvalidISILError) as exc:
+                    log.warning("skipping odd agency record: %s", exc)
+                    self.skipped.append((page_no, str(exc)))
+                    continue
+                if org.iri in seen:
+                    continue
+                seen.add(org.iri)
+                yield org
+                yielded += 1
+                if self.max_items is not None and yielded >= self.max_items:
+                    return
+            view = body.get("view") or {}
+            if not members or not isinstance(view, dict) or not view.get("next"):
+                return
+            try:
+                index = int(view.get("pageIndex") or page_no)
+            except (TypeError, ValueError):
+                index = page_no
+            if index < page_no:  # a server that does not move on
+                raise ServiceUnavailableError(f"ISIL agency search {self.query!r}: page {page_no} answered as page {index}")
+            page_no = index + 1
+            if page_no > self.max_pages:
+                log.warning("ISIL agency search %r: stopping after %d pages (max_pages)", self.query, self.max_pages)
+                return
+            if self.max_seconds is not None and time.monotonic() - started > self.max_seconds:
+                log.warning("ISIL agency search %r: stopping after %.0f s (max_seconds)", self.query, self.max_seconds)
+                return
+            body = self._fetch(page_no)
+
+
+def search_organisations(query: str, *, size: int = 100, compact: bool = True, max_items: int | None = None,
+                         max_pages: int = DEFAULT_MAX_PAGES, max_seconds: float | None = None, session: Any = None,
+                         base_url: str | None = None) -> OrgSearch:
+    """Search the ISIL agency (``nam=…``, ``ort=…``, ``isl=…`` joined by ``AND``/``OR``; ``*`` for all).
+
+    Returns a lazy :class:`OrgSearch`; ``.total`` is known before iterating::
+
+        hits = search_organisations("nam=bibliothek AND ort=berlin", max_items=20)
+        print(hits.total)
+        for org in hits:
+            print(org.isil, org.name, org.city)
+    """
+    return OrgSearch(query, size=size, compact=compact, max_items=max_items, max_pages=max_pages,
+                     max_seconds=max_seconds, session=session, base_url=base_url)
+
+
+def get_organisation(isil: str, *, session: Any = None, base_url: str | None = None) -> Organisation:
+    """Fetch one organisation by ISIL (``/api/org/<ISIL>.jsonld``); 404 → :class:`NotFoundError`."""
+    isil = validate_isil(isil)
+    base = config.service_url("isil", base_url)
+    url = f"{base}/api/org/{quote(isil, safe='-:')}.jsonld"
+    body = _get_json(_session(session), url, None, f"ISIL agency record {isil}")
+    member: Any = body
+    if isinstance(body, dict) and "member" in body:
+        members = body.get("member") or []
+        member = members[0] if isinstance(members, list) and members else None
+    elif isinstance(body, list):
+        member = body[0] if body else None
+    if not member:
+        raise NotFoundError(f"not found: ISIL agency record {isil}", url=url, status=200)
+    return organisation_from_member(member, f"ISIL agency record {isil}")
+
+
+def get_organisations(isils: list[str], *, session: Any = None, base_url: str | None = None) -> Iterator[Organisation]:
+    """:func:`get_organisation` for several ISILs (all validated before the first request)."""
+    checked = [validate_isil(i) for i in isils]
+    session = _session(session)
+    for isil in checked:
+        yield get_organisation(isil, session=session, base_url=base_url)
+
+
+__all__ = ["MAX_PAGE_SIZE", "OrgSearch", "get_organisation", "get_organisations", "is_valid_isil",
+           "isil_for_sigel", "organisation_from_member", "organisation_from_pica", "search_organisations",
+           "validate_isil"]

@@ -1,0 +1,521 @@
+"""The embedded Oxigraph store: one named graph per source record.
+
+:func:`open_store` opens (or creates) an on-disk store, or an in-memory one with
+``path=None``. A path is opened for writing at most once per process: opening it
+again returns the same :class:`LocalStore`, so re-running a notebook cell never
+trips over the store's lock. ``read_only=True`` opens a store another process is
+writing (a consistent snapshot).
+
+Records load into the named graph of their IRI; loading a record again replaces
+its graph, and a tombstone (``Record(deleted=True)``) drops it. A batch is parsed
+completely before anything is written, so a record that fails to parse is skipped
+and reported, never half-loaded.
+
+>>> from linkeddata.records import Record
+>>> store = open_store(None)
+>>> doc = {"@graph": [{"@id": "https://libris.kb.se/r1", "@type": "Record",
+...                    "mainEntity": {"@id": "https://libris.kb.se/r1#it"}},
+...                   {"@id": "https://libris.kb.se/r1#it", "@type": "Instance"}]}
+>>> store.load_records([Record("https://libris.kb.se/r1", doc)]).records
+1
+>>> sorted(store.graphs())
+['https://libris.kb.se/r1']
+>>> store.count_triples()
+3
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from . import jsonld
+from .errors import JsonLdError, LinkedDataError, ParseError, StoreError, StoreLockedError
+from .records import Record
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 500
+
+#: File extensions → RDF formats for :meth:`LocalStore.load_file`.
+EXTENSIONS: dict[str, ox.RdfFormat] = {
+    ".ttl": ox.RdfFormat.TURTLE,
+    ".nt": ox.RdfFormat.N_TRIPLES,
+    ".nq": ox.RdfFormat.N_QUADS,
+    ".trig": ox.RdfFormat.TRIG,
+    ".rdf": ox.RdfFormat.RDF_XML,
+    ".owl": ox.RdfFormat.RDF_XML,
+    ".xml": ox.RdfFormat.RDF_XML,
+    ".n3": ox.RdfFormat.N3,
+    ".jsonld": ox.RdfFormat.JSON_LD,
+    ".json": ox.RdfFormat.JSON_LD,
+}
+JSON_LINES = (".jsonl", ".ndjson")
+
+#: ``--format`` names accepted wherever a format is named.
+FORMAT_NAMES: dict[str, ox.RdfFormat] = {
+    "ttl": ox.RdfFormat.TURTLE, "turtle": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES,
+    "ntriples": ox.RdfFormat.N_TRIPLES, "nq": ox.RdfFormat.N_QUADS, "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG, "rdf": ox.RdfFormat.RDF_XML, "xml": ox.RdfFormat.RDF_XML,
+    "n3": ox.RdfFormat.N3, "jsonld": ox.RdfFormat.JSON_LD, "json": ox.RdfFormat.JSON_LD,
+}
+
+
+def rdf_format(name_or_path: str | Path) -> ox.RdfFormat:
+    """The RDF format for a format name, media type or file name."""
+    text = str(name_or_path)
+    if text.lower() in FORMAT_NAMES:
+        return FORMAT_NAMES[text.lower()]
+    if "/" in text and not Path(text).suffix:
+        fmt = ox.RdfFormat.from_media_type(text.split(";")[0].strip())
+        if fmt is not None:
+            return fmt
+    suffix = Path(text).suffix.lower()
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
+    fmt = ox.RdfFormat.from_media_type(text.split(";")[0].strip()) if "/" in text else None
+    if fmt is None:
+        raise ParseError(f"cannot tell the RDF format of {text!r}; name one with --format")
+    return fmt
+
+
+@dataclass
+class LoadStats:
+    """What one load did."""
+
+    records: int = 0
+    triples: int = 0
+    deleted: int = 0
+    batches: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, other: LoadStats) -> None:
+        self.records += other.records
+        self.triples += other.triples
+        self.deleted += other.deleted
+        self.batches += other.batches
+        self.skipped.extend(other.skipped)
+        self.seconds += other.seconds
+
+    @property
+    def triples_per_second(self) -> float:
+        return self.triples / self.seconds if self.seconds else 0.0
+
+
+_open_stores: dict[Path, LocalStore] = {}
+_open_lock = threading.Lock()
+
+
+class LocalStore:
+    """An Oxigraph store with record-graph semantics. Use :func:`open_store` to get one."""
+
+    def __init__(self, inner: ox.Store, path: Path | None = None, read_only: bool = False):
+        self.inner = inner
+        self.path = path
+        self.read_only = read_only
+        self._write_lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        where = str(self.path) if self.path else "memory"
+        return f"<LocalStore {where}{' read-only' if self.read_only else ''}>"
+
+    # -------------------------------------------------------------- context manager
+    def __enter__(self) -> LocalStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        if self.path is not None and not self.read_only:
+            self.inner.flush()
+
+    def close(self) -> None:
+        """Flush and forget this store, releasing its lock once no other reference holds it."""
+        self.flush()
+        with _open_lock:
+            if self.path is not None and _open_stores.get(self.path) is self:
+                del _open_stores[self.path]
+
+    # -------------------------------------------------------------- reading
+    def graphs(self) -> set[str]:
+        """IRIs of the named graphs (one per loaded record or organisation)."""
+        return {g.value for g in self.inner.named_graphs() if isinstance(g, ox.NamedNode)}
+
+    def count_triples(self, graph: str | None = None) -> int:
+        """Number of quads, in one graph or in all."""
+        if graph is None:
+            return len(self.inner)
+        return sum(1 for _ in self.inner.quads_for_pattern(None, None, None, ox.NamedNode(graph)))
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def has_graph(self, iri: str) -> bool:
+        return self.inner.contains_named_graph(ox.NamedNode(iri))
+
+    def query(self, sparql: str, params: dict[str, Any] | None = None, *, union: bool = True) -> Any:
+        """Run a SPARQL query; ``params`` bind variables safely (see :mod:`linkeddata.query`).
+
+        ``union=True`` (default) makes the default graph the union of all named graphs,
+        so queries need no ``GRAPH`` clauses.
+        """
+        from .query import run_query
+
+        return run_query(self, sparql, params, union=union)
+
+    def canonical_nquads(self) -> str:
+        """All quads as canonical, sorted N-Quads (blank nodes canonicalised): for comparisons."""
+        dataset = ox.Dataset(self.inner)
+        dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+        return "".join(sorted(f"{q} .\n" for q in dataset))
+
+    def dump(self, output: str | Path | Any, format: str | ox.RdfFormat = ox.RdfFormat.N_QUADS) -> None:
+        """Write the whole store (N-Quads or TriG keep the graphs)."""
+        fmt = format if isinstance(format, ox.RdfFormat) else rdf_format(format)
+        self.inner.dump(output, format=fmt)
+
+    # -------------------------------------------------------------- writing
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"{self} is read-only")
+
+    def delete_record(self, iri: str) -> bool:
+        """Drop a record's graph; ``True`` when it existed."""
+        self._writable()
+        node = ox.NamedNode(iri)
+        with self._write_lock:
+            if not self.inner.contains_named_graph(node):
+                return False
+            self.inner.remove_graph(node)
+            return True
+
+    def replace_graphs(self, graphs: dict[str, list[ox.Quad]], deleted: Iterable[str] = ()) -> int:
+        """Replace each graph with its quads and drop ``deleted`` graphs; returns quads added."""
+        self._writable()
+        with self._write_lock:
+            drops = [*graphs, *deleted]
+            if drops:
+                self.inner.update("".join(f"DROP SILENT GRAPH <{_iri(g)}> ;\n" for g in drops).rstrip(";\n"))
+            quads = [q for qs in graphs.values() for q in qs]
+            self.inner.extend(quads)
+            return len(quads)
+
+    def load_records(
+        self,
+        records: Iterable[Record],
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        progress: Callable[[int], None] | None = None,
+        strict: bool = False,
+        on_batch: Callable[[LoadStats], None] | None = None,
+    ) -> LoadStats:
+        """Load records, one named graph each, in transactional batches.
+
+        :param progress: called with the number of records of each committed batch.
+        :param strict: raise on the first record that fails instead of skipping it.
+        :param on_batch: called after each committed batch (checkpoints hook in here).
+        """
+        total = LoadStats()
+        for batch in _batches(records, batch_size):
+            stats = self._load_batch(batch, strict)
+            total.add(stats)
+            if on_batch is not None:
+                on_batch(stats)
+            if progress is not None:
+                progress(len(batch))
+        return total
+
+    def _load_batch(self, batch: list[Record], strict: bool) -> LoadStats:
+        started = time.perf_counter()
+        stats = LoadStats(batches=1)
+        latest: dict[str, Record] = {}
+        for record in batch:  # the last version of a record in a batch wins
+            latest.pop(record.iri, None)
+            latest[record.iri] = record
+        graphs: dict[str, list[ox.Quad]] = {}
+        deleted = [iri for iri, r in latest.items() if r.deleted]
+        json_pairs = [(iri, r.data) for iri, r in latest.items() if not r.deleted and r.is_json]
+        for iri, r in latest.items():
+            if r.deleted or r.is_json:
+                continue
+            try:
+                graphs[iri] = record_rdf_quads(r)
+            except LinkedDataError as exc:
+                self._skip(stats, iri, exc, strict)
+        for iri, quads in _json_graphs(json_pairs, stats, strict, self._skip).items():
+            graphs[iri] = quads
+        stats.triples = self.replace_graphs(graphs, deleted)
+        stats.records = len(graphs)
+        stats.deleted = len(deleted)
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    @staticmethod
+    def _skip(stats: LoadStats, iri: str, exc: Exception, strict: bool) -> None:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if strict:
+            raise ParseError(reason if iri in reason else f"record {iri}: {reason}") from exc
+        log.warning("skipped record %s: %s", iri, reason)
+        stats.skipped.append((iri, reason))
+
+    def load_file(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        graph: str | None = None,
+        bulk: bool = False,
+        batch_size: int = DEFAULT_BATCH,
+        progress: Callable[[int], None] | None = None,
+        strict: bool = False,
+    ) -> LoadStats:
+        """Load a local file.
+
+        * JSON-LD: a record (graph = its record IRI), a list of records, or a
+          ``{"@graph": …}`` of records; ``.jsonl``/``.ndjson``: one record per line, streamed.
+        * N-Quads/TriG: the file's own graphs (``bulk=True`` uses the bulk loader:
+          fastest for large dumps, not transactional).
+        * Turtle, N-Triples, RDF/XML, N3: into ``graph``, else into the record the
+          data describes (a subject with ``kbv:mainEntity``), else the default graph.
+        """
+        self._writable()
+        path = Path(path)
+        if not path.is_file():
+            raise ParseError(f"{path}: no such file")
+        if path.suffix.lower() in JSON_LINES and format is None:
+            return self.load_records(_json_lines(path), batch_size=batch_size, progress=progress, strict=strict)
+        fmt = rdf_format(format or path)
+        started = time.perf_counter()
+        if fmt == ox.RdfFormat.JSON_LD:
+            return self.load_records(_json_file_records(path, graph), batch_size=batch_size, progress=progress,
+                                     strict=strict)
+        if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG) and graph is None:
+            before = len(self.inner)
+            try:
+                with self._write_lock:
+                    if bulk:
+                        self.inner.bulk_load(path=str(path), format=fmt)
+                    else:
+                        self.inner.load(path=str(path), format=fmt)
+            except (SyntaxError, ValueError, OSError) as exc:
+                raise ParseError(f"{path}: {_first_line(exc)}") from exc
+            stats = LoadStats(records=1, triples=len(self.inner) - before, batches=1,
+                              seconds=time.perf_counter() - started)
+            if progress:
+                progress(1)
+            return stats
+        data = path.read_bytes()
+        record = Record(graph or "", data, media_type=fmt.media_type, source=str(path))
+        if not graph:
+            record.iri = _described_record(data, fmt, path) or ""
+        if not record.iri:
+            quads = _parse_rdf(data, fmt, str(path))
+            with self._write_lock:
+                self.inner.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph()) for q in quads)
+            return LoadStats(records=1, triples=len(quads), batches=1, seconds=time.perf_counter() - started)
+        return self.load_records([record], strict=True)
+
+    def optimize(self) -> None:
+        """Compact the on-disk files (after large bulk loads)."""
+        self.inner.optimize()
+
+
+def _iri(value: str) -> str:
+    if any(c in value for c in '<>"{}|^`\\ \n'):
+        raise StoreError(f"not a valid IRI: {value!r}")
+    return value
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    batch: list[Record] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _json_graphs(pairs: list[tuple[str, Any]], stats: LoadStats, strict: bool,
+                 skip: Callable[[LoadStats, str, Exception, bool], None]) -> dict[str, list[ox.Quad]]:
+    """Parse JSON-LD records together; on failure, one by one to isolate the bad ones."""
+    if not pairs:
+        return {}
+    try:
+        docs = [(iri, _as_json(doc, iri)) for iri, doc in pairs]
+        return _group(jsonld.record_quads(docs))
+    except (JsonLdError, ParseError) as exc:
+        if len(pairs) == 1:
+            skip(stats, pairs[0][0], exc, strict)
+            return {}
+    graphs: dict[str, list[ox.Quad]] = {}
+    for iri, doc in pairs:
+        try:
+            graphs.update(_group(jsonld.record_quads([(iri, _as_json(doc, iri))])))
+            graphs.setdefault(iri, [])
+        except (JsonLdError, ParseError) as exc:
+            skip(stats, iri, exc, strict)
+    return graphs
+
+
+def _as_json(data: Any, iri: str) -> Any:
+    if isinstance(data, (bytes, bytearray, str)):
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            raise ParseError(f"not valid JSON: {exc}") from exc
+    if not isinstance(data, (dict, list)):
+        raise ParseError(f"expected a JSON-LD object, got {type(data).__name__}")
+    return data
+
+
+def _group(quads: list[ox.Quad]) -> dict[str, list[ox.Quad]]:
+    graphs: dict[str, list[ox.Quad]] = {}
+    for q in quads:
+        graphs.setdefault(q.graph_name.value, []).append(q)  # type: ignore[union-attr]
+    return graphs
+
+
+def _parse_rdf(data: bytes, fmt: ox.RdfFormat, source: str, base: str | None = None) -> list[ox.Quad]:
+    try:
+        return list(ox.parse(data, format=fmt, base_iri=base))
+    except (SyntaxError, ValueError) as exc:
+        raise ParseError(f"{source}: {_first_line(exc)}") from exc
+
+
+def record_rdf_quads(record: Record) -> list[ox.Quad]:
+    """Quads of a non-JSON record (Turtle, TriG, RDF/XML, N-Triples…) in the record's graph.
+
+    Every graph of a TriG body (embellished parts) is merged into the record's graph,
+    as for JSON-LD, and blank nodes are made unique to this record.
+    """
+    fmt = ox.RdfFormat.from_media_type(record.media_type.split(";")[0].strip())
+    if fmt is None:
+        raise ParseError(f"record {record.iri}: unsupported media type {record.media_type}")
+    data = record.data.encode("utf-8") if isinstance(record.data, str) else record.data
+    if isinstance(data, list):  # already quads
+        quads = data
+    else:
+        quads = _parse_rdf(data, fmt, record.source or f"record {record.iri}", base=record.iri or None)
+    return list(jsonld._fresh_bnodes(quads, ox.NamedNode(record.iri)))
+
+
+def _json_lines(path: Path) -> Iterator[Record]:
+    with path.open("r", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                doc = json.loads(line)
+            except ValueError as exc:
+                log.warning("%s line %d: not valid JSON (%s), skipped", path, number, exc)
+                continue
+            iri = jsonld.record_iri_of(doc)
+            if iri is None:
+                log.warning("%s line %d: no record IRI, skipped", path, number)
+                continue
+            yield Record(iri, doc, source=f"{path}:{number}")
+
+
+def _json_file_records(path: Path, graph: str | None) -> Iterator[Record]:
+    doc = jsonld.load_json(path)
+    if graph:
+        yield Record(graph, doc, source=str(path))
+        return
+    items: list[Any]
+    if isinstance(doc, list):
+        items = doc
+    elif isinstance(doc, dict) and jsonld.record_iri_of(doc) and _is_single_record(doc):
+        items = [doc]
+    elif isinstance(doc, dict) and isinstance(doc.get("@graph"), list) and all(
+            isinstance(d, dict) and "@graph" in d for d in doc["@graph"]):
+        items = doc["@graph"]
+    else:
+        items = [doc]
+    for item in items:
+        iri = jsonld.record_iri_of(item)
+        if iri is None:
+            raise ParseError(f"{path}: cannot tell which record this JSON-LD describes; name a graph with --graph")
+        if isinstance(doc, dict) and "@context" in doc and isinstance(item, dict) and "@context" not in item:
+            item = {"@context": doc["@context"], **item}
+        yield Record(iri, item, source=str(path))
+
+
+def _is_single_record(doc: dict[str, Any]) -> bool:
+    nodes = doc.get("@graph")
+    if not isinstance(nodes, list):
+        return True
+    return not all(isinstance(d, dict) and "@graph" in d and "mainEntity" not in d for d in nodes)
+
+
+_MAIN_ENTITY = ox.NamedNode(jsonld.KBV_VOCAB + "mainEntity")
+
+
+def _described_record(data: bytes, fmt: ox.RdfFormat, path: Path) -> str | None:
+    subjects = {q.subject.value for q in _parse_rdf(data, fmt, str(path)) if q.predicate == _MAIN_ENTITY
+                and isinstance(q.subject, ox.NamedNode) and "?" not in q.subject.value}
+    if len(subjects) == 1:
+        return subjects.pop()
+    return None
+
+
+def open_store(path: str | Path | None = None, read_only: bool = False) -> LocalStore:
+    """Open (creating if needed) the store at ``path``; ``None`` for an in-memory store.
+
+    One writer per path per process: opening a path again returns the same store. A
+    path locked by another process raises :class:`StoreLockedError` (open it with
+    ``read_only=True`` to query it while the other process writes).
+    """
+    if isinstance(path, LocalStore):
+        return path
+    if path is None:
+        return LocalStore(ox.Store())
+    resolved = Path(path).expanduser().resolve()
+    with _open_lock:
+        existing = _open_stores.get(resolved)
+        if existing is not None:
+            return existing
+        if read_only:
+            if not resolved.is_dir():
+                raise StoreError(f"no store at {path}")
+            try:
+                return LocalStore(ox.Store.read_only(str(resolved)), resolved, read_only=True)
+            except OSError as exc:
+                raise StoreError(f"cannot open {path} read-only: {_first_line(exc)}") from exc
+        if resolved.exists() and not resolved.is_dir():
+            raise StoreError(f"{path} is a file, not a store directory")
+        try:
+            inner = ox.Store(str(resolved))
+        except OSError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLockedError(
+                    f"store {path} is in use by another process (one writer at a time); "
+                    "open it read-only to query it meanwhile") from exc
+            raise StoreError(f"cannot open store {path}: {_first_line(exc)}") from exc
+        store = LocalStore(inner, resolved)
+        _open_stores[resolved] = store
+        return store
+
+
+@contextlib.contextmanager
+def temporary_store() -> Iterator[LocalStore]:
+    """An in-memory store for a ``with`` block."""
+    yield open_store(None)
