@@ -34,6 +34,10 @@ if True:  # tomllib is 3.11+
     except ModuleNotFoundError:  # pragma: no cover
         import tomli as tomllib  # type: ignore[no-redef]
 
+#: KBV classes of bibliographic main entities (the data carries no inferred supertypes).
+INSTANCE_TYPES = ("Instance", "Print", "Electronic", "PhysicalResource", "DigitalResource", "Manuscript",
+                  "Tactile", "StillImageInstance", "SoundRecording", "VideoRecording")
+
 DEFAULT_CONFIG = Path(__file__).with_name("default-build.toml")
 
 _KNOWN = {
@@ -94,7 +98,7 @@ def _bib_records(config: dict[str, Any], session: Any) -> Iterator[Record]:
     embellished = bool(libris.get("embellished", False))
     for spec in libris.get("find", []):
         params = {"q": spec.get("q", "*"), **{k: str(v) for k, v in spec.get("filters", {}).items()}}
-        yield from iter_find(params, max_items=spec.get("max"), session=session, full=True, embellished=embellished,
+        yield from iter_find(params, max_items=spec.get("max"), session=session, full=True,
                              concurrency=int(libris.get("concurrency", 4)))
     for ident in libris.get("ids", []):
         yield fetch_record(ident, embellished=embellished, session=session)
@@ -106,7 +110,7 @@ def _holdings_of(instances: Iterable[str], config: dict[str, Any], session: Any)
     libris = config.get("libris", {})
     for instance in instances:
         yield from iter_find({"q": "*", "@type": "Item", "itemOf.@id": instance}, session=session, full=True,
-                             embellished=False, concurrency=int(libris.get("concurrency", 4)))
+                             concurrency=int(libris.get("concurrency", 4)))
 
 
 def _select(store: LocalStore, sparql: str) -> list[str]:
@@ -155,7 +159,8 @@ def run_build(
 
     stats.add(st.load_records(_bib_records(config, session), progress=progress))
     result.records = stats.records
-    instances = _select(st, "SELECT DISTINCT ?i WHERE { ?r kbv:mainEntity ?i . ?i a kbv:Instance }")
+    instances = _select(st, "SELECT DISTINCT ?i WHERE { ?r kbv:mainEntity ?i . ?i a ?t . VALUES ?t { "
+                               + " ".join(f"kbv:{t}" for t in INSTANCE_TYPES) + " } }")
     if config.get("libris", {}).get("holdings", True):
         held = st.load_records(_holdings_of(instances, config, session), progress=progress)
         stats.add(held)

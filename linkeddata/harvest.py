@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from .checkpoints import Checkpoint, open_checkpoint
-from .errors import LinkedDataError, ParseError
+from .errors import ParseError
 from .http import make_session
 from .libris.changes import ChangeFeed, Position
 from .libris.find import FindQuery, iter_find
@@ -247,7 +247,7 @@ def harvest_oai(store: Any, *, set: str | None = None, from_: str | None = None,
 def harvest_changes(store: Any, *, since: Position | Mapping[str, str] | str | None = None,
                     batch_size: int = DEFAULT_BATCH, concurrency: int = 4, resume: bool = True,
                     strict: bool = False, session: requests.Session | None = None, base_url: str | None = None,
-                    progress: Progress = None) -> HarvestSummary:
+                    libris_url: str | None = None, progress: Progress = None) -> HarvestSummary:
     """Apply the change feed to ``store``: fetch created/updated records, drop deleted ones.
 
     Continues from the position saved by the previous run (or ``since``); without either,
@@ -258,7 +258,7 @@ def harvest_changes(store: Any, *, since: Position | Mapping[str, str] | str | N
     position = since if since is not None else checkpoint.state.get("position")
     checkpoint.completed = False
     feed = ChangeFeed(position, session=session or make_session(cache=False), base_url=base_url,
-                      concurrency=concurrency)
+                      libris_url=libris_url, concurrency=concurrency)
     loader = _Loader(store, checkpoint, summary, strict, progress)
     seen = 0
     for batch in _batched(feed, batch_size):
@@ -269,4 +269,4 @@ def harvest_changes(store: Any, *, since: Position | Mapping[str, str] | str | N
     return _finish(loader, started)
 
 
-__all__ = ["HarvestSummary", "harvest_find", "harvest_oai", "harvest_changes", "LinkedDataError"]
+__all__ = ["HarvestSummary", "harvest_find", "harvest_oai", "harvest_changes"]

@@ -140,8 +140,12 @@ def vocab_from_turtle(text: str | bytes, base: str | None = None, source: str = 
     return {"@graph": triples_to_jsonld(triples)}
 
 
-def triples_to_jsonld(triples: Iterable[Any]) -> list[dict[str, Any]]:
-    """pyoxigraph triples → expanded JSON-LD node objects (well-formed RDF lists become ``@list``)."""
+def triples_to_jsonld(triples: Iterable[Any], embed_blank: bool = False) -> list[dict[str, Any]]:
+    """pyoxigraph triples → expanded JSON-LD node objects (well-formed RDF lists become ``@list``).
+
+    With ``embed_blank``, blank nodes referenced exactly once are nested in their
+    referrer, the shape Libris records have (property chains need it).
+    """
     import pyoxigraph as ox
 
     def ref(term: Any) -> str:
@@ -204,7 +208,53 @@ def triples_to_jsonld(triples: Iterable[Any]) -> list[dict[str, Any]]:
                     if found is not None:
                         values[i] = {"@list": found[0]}
                         consumed |= found[1]
+    if embed_blank:
+        consumed |= _embed_blank_nodes(nodes, consumed)
     return [node for key, node in nodes.items() if key not in consumed]
+
+
+def _embed_blank_nodes(nodes: dict[str, dict[str, Any]], skip: set[str]) -> set[str]:
+    """Nest blank nodes that are referenced once, walking down from the other nodes (cycle-safe)."""
+
+    def refs(value: Any) -> Iterable[dict[str, Any]]:
+        if isinstance(value, dict):
+            if "@list" in value:
+                for item in value["@list"]:
+                    yield from refs(item)
+            elif "@id" in value and len(value) == 1:
+                yield value
+
+    def node_refs(node: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        for prop, values in node.items():
+            if not prop.startswith("@"):
+                for val in values:
+                    yield from refs(val)
+
+    counts: dict[str, int] = {}
+    for key, node in nodes.items():
+        if key not in skip:
+            for ref in node_refs(node):
+                counts[ref["@id"]] = counts.get(ref["@id"], 0) + 1
+
+    def embeddable(target: str) -> bool:
+        return target.startswith("_:") and counts.get(target) == 1 and target in nodes and target not in skip
+
+    embedded: set[str] = set()
+
+    def walk(node: dict[str, Any], path: set[str]) -> None:
+        for ref in list(node_refs(node)):
+            target = ref["@id"]
+            if embeddable(target) and target not in path and target not in embedded:
+                embedded.add(target)
+                child = nodes[target]
+                walk(child, path | {target})
+                ref.update({k: v for k, v in child.items() if k != "@id"})
+                del ref["@id"]
+
+    for key, node in nodes.items():
+        if key not in skip and not embeddable(key):
+            walk(node, {key})
+    return embedded
 
 
 def _vocab_from_jsonld(doc: Any, source: str) -> dict[str, Any]:
@@ -416,7 +466,7 @@ def _parse_rdf_text(text: str, source: str, media_type: str) -> dict[str, Any]:
         triples = list(ox.parse(text.encode("utf-8"), format=fmt))
     except (SyntaxError, ValueError) as exc:
         raise ParseError(f"{source}: not valid {fmt.name} ({str(exc).splitlines()[0] if str(exc) else exc})") from exc
-    return {"@context": {}, "@graph": triples_to_jsonld(getattr(t, "triple", t) for t in triples)}
+    return {"@context": {}, "@graph": triples_to_jsonld((getattr(t, "triple", t) for t in triples), embed_blank=True)}
 
 
 __all__ = [

@@ -191,7 +191,7 @@ def test_maps_to_bibframe() -> None:
 
 def test_keep_unmapped_terms() -> None:
     mapped = profiles.map_to_profile(KBV_DOC, "sdo", fixture_vocab(), drop_unmapped=False)
-    assert "https://id.kb.se/vocab/hasTitle" in json.dumps(mapped)
+    assert "https://id.kb.se/marc/otherPhysicalDetails" in json.dumps(mapped)
 
 
 def test_map_document_from_turtle_file(tmp_path: Path) -> None:

@@ -470,7 +470,8 @@ def _generated_bib(iri: str, n: int, rng: random.Random, persons: list[str], cre
     title_node: dict[str, Any] = {"@type": "Title", "mainTitle": title}
     if subtitle:
         title_node["subtitle"] = subtitle
-    instance: dict[str, Any] = {"@id": iri + "#it", "@type": "Print", "issuanceType": "Monograph", "hasTitle": [title_node]}
+    instance_type = "Instance" if rng.random() < 0.7 else "Print"  # both occur in Libris data
+    instance: dict[str, Any] = {"@id": iri + "#it", "@type": instance_type, "issuanceType": "Monograph", "hasTitle": [title_node]}
     if responsibility:
         instance["responsibilityStatement"] = responsibility
     if int(year) >= 1975:

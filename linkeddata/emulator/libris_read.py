@@ -297,8 +297,14 @@ def _prefixes(profile: str | None) -> dict[str, str]:
             if term == "@vocab" and isinstance(value, str):
                 prefixes[""] = value
             elif isinstance(value, str) and not term.startswith("@") and value.endswith(("/", "#")) and ":" not in term:
-                prefixes[term] = value
-    return prefixes
+                prefixes.setdefault(term, value)
+    seen: set[str] = set()
+    unique: dict[str, str] = {}
+    for term in sorted(prefixes, key=lambda t: (t != "", len(t), t)):  # one (the shortest) name per namespace
+        if prefixes[term] not in seen:
+            seen.add(prefixes[term])
+            unique[term] = prefixes[term]
+    return unique
 
 
 def to_rdf(doc: dict[str, Any], media_type: str, profile: str | None = None, base: str | None = None) -> bytes:
@@ -417,10 +423,10 @@ def handle_record(req: Request, path: str, emu: Any) -> Response:
         etag = corpus.etag(record_iri, embellished=embellished)
         if _etag_matches(req.headers.get("If-None-Match"), etag):
             return Response(304, b"", {"ETag": f'"{etag}"', "Server-Start-Time": _SERVER_START})
-        with corpus.lock:
+        with corpus.lock:  # a consistent snapshot while writers may be changing the corpus
             doc = copy.deepcopy(corpus.records[record_iri])
-        if embellished:
-            doc = embellish(doc, record_iri, corpus)
+            if embellished:
+                doc = embellish(doc, record_iri, corpus)
         if lens != "none":
             body: dict[str, Any] = frame_thing(doc, record_iri, lens)
         elif framed:

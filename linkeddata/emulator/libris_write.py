@@ -355,9 +355,8 @@ def add_routes(service: Service, emu: Any) -> None:
     """Add the write and cataloguing routes to the libris ``service``."""
     corpus = emu.corpus
     tokens = login.registry(emu)
-    options = getattr(emu, "options", {}) or {}
-
     def conflict_status() -> int:
+        options = getattr(emu, "options", None) or {}
         return int(options.get("conflict_status", 412))
 
     def authenticate(req: Request) -> tuple[Any, Response | None]:
@@ -627,6 +626,35 @@ def add_routes(service: Service, emu: Any) -> None:
             items += [{"database": db, "data": d} for d in hits]
         return Response.json({"totalResults": total, "items": items[start:start + n], "errors": {}})
 
+    def marc_export(req: Request) -> Response:
+        # the query string is split by hand and not URL-decoded, as MarcHttpExport does
+        raw = req.query
+        since, until = (raw.get("from") or [""])[0], (raw.get("until") or [""])[0]
+        stamp = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+        if not stamp.fullmatch(since) or not stamp.fullmatch(until):
+            return jetty_error(400, "Missing or invalid from/until", req.path)
+        profile = {}
+        for line in req.body.decode("utf-8", "replace").splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                key, _, value = line.partition("=")
+                profile[key.strip()] = value.strip()
+        locations = profile.get("locations", "*").split()
+        lo, hi = _instant(since), _instant(until)
+        out = []
+        for iri in corpus.iter_records(kind="bib"):
+            thing = thing_of(iri) or iri
+            holds = [h for h in corpus.holdings_of(thing) if "*" in locations or held_by(h) in locations]
+            times = [corpus.modified(iri)] + [corpus.modified(h) for h in holds]
+            if not any(lo <= _instant(t) < hi for t in times):
+                continue
+            if "*" not in locations and not holds:
+                continue
+            out.append(kbv_to_marc(corpus.get(iri), lookup, [corpus.get(h) for h in holds]))
+        if profile.get("format", "").upper() == "MARCXML":
+            return Response(200, marc_json_to_xml(out).encode("utf-8"), {})
+        return Response(200, b"".join(marc_json_to_iso2709(r) for r in out), {})
+
+    service.add("POST", r"/api/marc_export/?")(marc_export)
     service.add("POST", r"/(?:data/?)?")(create)
     service.add("PUT", r"/")(not_allowed)
     service.add("DELETE", r"/")(not_allowed)
@@ -639,3 +667,16 @@ def add_routes(service: Service, emu: Any) -> None:
     service.add("PUT", r"/(?P<id>[^/_][^/]*)")(update)
     service.add("DELETE", r"/(?P<id>[^/_][^/]*)")(delete)
 
+
+
+def _instant(text: str) -> float:
+    """Epoch seconds of an ISO time (``Z`` or an offset; naive means UTC)."""
+    from datetime import datetime, timezone
+
+    value = text.strip().replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", value):
+        value = value[:-2] + ":" + value[-2:]
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()

@@ -122,11 +122,12 @@ class ChangeFeed:
 
     def __init__(self, since: Position | Mapping[str, str] | str | datetime | None = None, *,
                  session: requests.Session | None = None, base_url: str | None = None,
-                 fetch: Callable[[str], Record] | None = None, concurrency: int = 4,
-                 max_pages: int = DEFAULT_MAX_PAGES):
+                 libris_url: str | None = None, fetch: Callable[[str], Record] | None = None,
+                 concurrency: int = 4, max_pages: int = DEFAULT_MAX_PAGES):
         self.since = Position.parse(since)
         self.session = session or make_session(cache=False)
         self.base_url = service_url("emm", base_url)
+        self.libris_url = service_url("libris", libris_url)
         self.concurrency = concurrency
         self.max_pages = max_pages
         self.position: Position | None = self.since
@@ -137,7 +138,7 @@ class ChangeFeed:
     def _fetch_record(self, iri: str) -> Record:
         from .read import fetch_record
 
-        return fetch_record(iri, embellished=False, session=self.session)
+        return fetch_record(iri, embellished=False, session=self.session, base_url=self.libris_url)
 
     def _get(self, url: str) -> dict[str, Any]:
         self.pages += 1
@@ -222,9 +223,9 @@ class ChangeFeed:
 
 def iter_changes(since: Position | Mapping[str, str] | str | datetime | None = None, *,
                  session: requests.Session | None = None, base_url: str | None = None,
-                 concurrency: int = 4) -> ChangeFeed:
+                 libris_url: str | None = None, concurrency: int = 4) -> ChangeFeed:
     """Records changed after ``since`` (a :class:`Position`, its dict, or an ISO time), oldest first.
 
     ``since=None`` walks the whole history. Read ``.position`` afterwards for the next run.
     """
-    return ChangeFeed(since, session=session, base_url=base_url, concurrency=concurrency)
+    return ChangeFeed(since, session=session, base_url=base_url, libris_url=libris_url, concurrency=concurrency)

@@ -343,7 +343,7 @@ class FindResults:
         from .read import fetch_record
 
         def fetch(iri: str) -> Record:
-            return fetch_record(iri, session=self.session)
+            return fetch_record(iri, embellished=False, session=self.session, base_url=self.base_url)
 
         for (index, hit), result in zip(good, fetch_many([r.iri for _, r in good], fetch, self.concurrency)):
             if isinstance(result, LinkedDataError):
@@ -364,9 +364,11 @@ class FindResults:
             self.offset = page_start + len(items)
             done = self.max_items is not None and self.offset - self.start_offset >= self.max_items
             next_link = page.get("next")
-            if done or not items or not next_link:
+            if done or not items:
                 return
-            if self._window_reached():
+            if self._total is not None and self._total > self.offset and self._window_reached():
+                return
+            if not next_link:
                 return
             next_url = next_link.get("@id") if isinstance(next_link, dict) else str(next_link)
             page = self._get(self._follow(next_url))

@@ -4,7 +4,7 @@ Base ``config.service_url("bibdb")`` (default ``https://bibdb.libris.kb.se``):
 
 * ``GET /api?sigel=*&holdings=True&org_type=library&start=<n>`` lists libraries
   (``org_type=bibliography`` lists bibliographies), 200 per page; paging adds ``start`` in
-  steps of the page size and stops at the first page whose ``libraries`` array is empty
+  steps of the page size (we step by the number of libraries received) and stops at the first page whose ``libraries`` array is empty
   (there is no total count), or at ``max_pages``;
 * ``GET /api/library?sigel=<sigel>`` describes one library.
 
@@ -138,7 +138,11 @@ def _get_json(session: Any, url: str, params: dict[str, Any], what: str) -> Any:
 def iter_library_pages(*, org_type: str = "library", sigel: str = "*", holdings: bool = True, session: Any = None,
                        base_url: str | None = None, page_size: int = PAGE_SIZE, max_pages: int = DEFAULT_MAX_PAGES,
                        max_seconds: float | None = None) -> Iterator[list[Any]]:
-    """The raw ``libraries`` arrays, page by page (``start`` += ``page_size``) until an empty one."""
+    """The raw ``libraries`` arrays, page by page, until an empty one.
+
+    ``start`` advances by the number of libraries received: 200 (``page_size``) on the
+    real service, fewer on a server with smaller pages, which is then paged correctly.
+    """
     if org_type not in ORG_TYPES:
         raise InvalidInputError(f"org_type must be one of {', '.join(ORG_TYPES)}, got {org_type!r}")
     if page_size < 1:
@@ -146,8 +150,8 @@ def iter_library_pages(*, org_type: str = "library", sigel: str = "*", holdings:
     session = _session(session)
     url = config.service_url("bibdb", base_url) + "/api"
     started = time.monotonic()
-    for page in range(max_pages):
-        start = page * page_size
+    start = 0
+    for _page in range(max_pages):
         params: dict[str, Any] = {"sigel": sigel, "org_type": org_type}
         if holdings and org_type == "library":
             params["holdings"] = "True"
@@ -162,6 +166,7 @@ def iter_library_pages(*, org_type: str = "library", sigel: str = "*", holdings:
         if not libraries:
             return
         yield libraries
+        start += len(libraries)
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             log.warning("library database listing stopped after %.0f s (max_seconds)", max_seconds)
             return

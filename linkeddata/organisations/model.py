@@ -21,8 +21,9 @@ Holdings join Swedish organisations directly (``heldBy`` = organisation IRI); Ge
 organisations are joined via the ISIL (``lv:isil``), e.g.
 ``?lib lv:isil ?isil . FILTER(STRSTARTS(?isil, "DE-"))``.
 
-**Triples** (``schema:`` = ``https://schema.org/`` as lobid uses it;
-``lv:`` = ``http://purl.org/lobid/lv#``):
+**Triples** (``schema:`` = ``http://schema.org/``, the namespace of the project's bundled
+queries and of Libris's own schema.org mapping; lobid writes ``https://schema.org/``;
+``lv:`` = ``http://purl.org/lobid/lv#``, as lobid; ``org:`` = ``http://www.w3.org/ns/org#``):
 
 ==========================  =============================================================
 ``rdf:type``                ``schema:Library``, ``schema:Museum``, ``schema:ArchiveOrganization``
@@ -82,7 +83,7 @@ from ..records import Record
 
 log = logging.getLogger(__name__)
 
-SDO = "https://schema.org/"
+SDO = "http://schema.org/"
 LV = "http://purl.org/lobid/lv#"
 ORG = "http://www.w3.org/ns/org#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"

@@ -1,0 +1,107 @@
+"""linkeddata: turn library linked data into a local, queryable knowledge graph.
+
+>>> import linkeddata as ld
+>>> store = ld.open_store(None)            # in memory; pass a folder for an on-disk store
+>>> len(store)
+0
+
+The names below are the public API; each is imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .__about__ import __version__
+from .errors import (
+    AuthError,
+    ConfigError,
+    ConflictError,
+    GoneError,
+    HTTPError,
+    InvalidInputError,
+    InvalidISILError,
+    JsonLdError,
+    LinkedDataError,
+    NegotiationError,
+    NotFoundError,
+    OAIError,
+    ParseError,
+    QueryError,
+    ServiceUnavailableError,
+    StoreError,
+    StoreLockedError,
+)
+from .records import Record
+
+_LAZY: dict[str, str] = {
+    # HTTP and configuration
+    "make_session": "http",
+    "service_url": "config",
+    # stores and queries
+    "open_store": "store",
+    "LocalStore": "store",
+    "LoadStats": "store",
+    "load_sources": "sources",
+    "run_query": "query",
+    "bundled_queries": "query",
+    "format_results": "query",
+    # JSON-LD and profiles
+    "expand": "jsonld",
+    "compact": "jsonld",
+    "frame": "jsonld",
+    "to_nquads": "jsonld",
+    "kbv_context": "jsonld",
+    "make_document_loader": "jsonld",
+    "map_to_profile": "profiles",
+    "resolve_profile": "profiles",
+    # Libris
+    "fetch_record": "libris.read",
+    "iter_find": "libris.find",
+    "OAIClient": "libris.oaipmh",
+    "iter_changes": "libris.changes",
+    # organisations
+    "search_organisations": "organisations.isil",
+    "get_organisation": "organisations.isil",
+    "validate_isil": "organisations.isil",
+    "iter_libraries": "organisations.bibdb",
+    "get_library": "organisations.bibdb",
+    "organisation_records": "organisations.model",
+    # jobs
+    "run_build": "build",
+    "load_config": "build",
+    "run_demo": "build",
+    "harvest_find": "harvest",
+    "harvest_oai": "harvest",
+    "harvest_changes": "harvest",
+    # the emulator
+    "Emulator": "emulator",
+}
+
+__all__ = sorted([
+    "__version__", "Record", "LinkedDataError", "ConfigError", "InvalidInputError", "InvalidISILError",
+    "ParseError", "HTTPError", "NotFoundError", "GoneError", "NegotiationError", "AuthError", "ConflictError",
+    "ServiceUnavailableError", "OAIError", "JsonLdError", "StoreError", "StoreLockedError", "QueryError",
+    *_LAZY,
+])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'linkeddata' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext linkeddata`` registers the ``%sparql``/``%%sparql`` magics."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)

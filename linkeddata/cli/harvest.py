@@ -1,0 +1,122 @@
+"""``linkeddata harvest find|oai|changes``: resumable harvests into the store."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import progress_bar, quiet_option, store_option
+
+
+def register(group: click.Group) -> None:
+    group.add_command(harvest)
+
+
+def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = store_option(required=True)(func)
+    func = click.option("--resume/--restart", default=True, show_default=True,
+                        help="Continue from the saved checkpoint, or discard it and start over.")(func)
+    func = click.option("--strict", is_flag=True, help="Fail on the first unusable record instead of skipping it.")(func)
+    func = click.option("--batch-size", default=500, show_default=True, help="Records per transaction.")(func)
+    func = click.option("--rate-limit", type=float, default=10.0, show_default=True,
+                        help="Requests per second per host (0: no limit).")(func)
+    return quiet_option(func)
+
+
+def _session(rate_limit: float) -> Any:
+    """A session without HTTP cache (harvest pages must be fresh), built once per run."""
+    from ..http import make_session
+
+    root = click.get_current_context().find_root()
+    root.ensure_object(dict)
+    if "harvest_session" not in root.obj:
+        session = make_session(cache=False, rate_limit=rate_limit or None)
+        root.obj["harvest_session"] = session
+        root.call_on_close(session.close)
+    return root.obj["harvest_session"]
+
+
+def _report(summary: Any) -> None:
+    click.echo(str(summary))
+    for warning in summary.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    for ident, reason in summary.skipped:
+        click.echo(f"skipped {ident}: {reason}", err=True)
+    if summary.skipped:
+        sys.exit(2)
+
+
+@click.group()
+def harvest() -> None:
+    """Harvest Libris into the store, resumably (/find, OAI-PMH, change feed).
+
+    \b
+    Examples:
+      linkeddata harvest find "tove jansson" --filter @type=Instance --store ./kg
+      linkeddata harvest oai --set hold:S --from 2026-01-01 --store ./kg
+      linkeddata harvest changes --store ./kg
+    """
+
+
+@harvest.command("find")
+@click.argument("query", default="*")
+@click.option("--filter", "filters", multiple=True, metavar="FIELD=VALUE",
+              help="A /find filter, prefixes allowed (not-, or-, and-, exists-, min-, max-, matches-...); repeatable.")
+@click.option("--max", "max_items", type=int, help="Stop after this many hits.")
+@click.option("--full", is_flag=True, help="Fetch each hit's full record (not the search card).")
+@click.option("--concurrency", default=4, show_default=True, help="Parallel record fetches with --full.")
+@click.option("--page-size", default=200, show_default=True, help="Hits per /find page (at most 4000).")
+@_common
+def find_cmd(query: str, filters: tuple[str, ...], max_items: int | None, full: bool, concurrency: int,
+             page_size: int, store: Path, resume: bool, strict: bool, batch_size: int, rate_limit: float,
+             quiet: bool) -> None:
+    """Load every /find hit of QUERY (default: everything) into the store."""
+    from ..harvest import harvest_find
+    from ..libris.find import parse_filter_args
+    from ..store import open_store
+
+    params = [("q", query)] + parse_filter_args(filters)
+    with open_store(store) as st, progress_bar(quiet, desc="find", total=max_items) as bar:
+        summary = harvest_find(st, params, page_size=page_size, max_items=max_items, full=full,
+                               concurrency=concurrency, batch_size=batch_size, resume=resume, strict=strict,
+                               session=_session(rate_limit), progress=bar.update)
+    _report(summary)
+
+
+@harvest.command("oai")
+@click.option("--set", "set_spec", help="bib, auth, hold, hold:<sigel>, bib:<sigel>, nb or sao.")
+@click.option("--from", "from_", help="From this date or time (inclusive, YYYY-MM-DD or ISO).")
+@click.option("--until", help="Until this date or time (inclusive).")
+@click.option("--prefix", default="jsonld", show_default=True, help="metadataPrefix.")
+@_common
+def oai_cmd(set_spec: str | None, from_: str | None, until: str | None, prefix: str, store: Path, resume: bool,
+            strict: bool, batch_size: int, rate_limit: float, quiet: bool) -> None:
+    """Harvest OAI-PMH ListRecords into the store (incremental after a completed run)."""
+    from ..harvest import harvest_oai
+    from ..store import open_store
+
+    with open_store(store) as st, progress_bar(quiet, desc="oai-pmh") as bar:
+        summary = harvest_oai(st, set=set_spec, from_=from_, until=until, metadata_prefix=prefix,
+                              batch_size=batch_size, resume=resume, strict=strict, session=_session(rate_limit),
+                              progress=bar.update)
+    _report(summary)
+
+
+@harvest.command("changes")
+@click.option("--since", help="Start after this time (ISO) instead of the saved position.")
+@click.option("--concurrency", default=4, show_default=True, help="Parallel record fetches.")
+@_common
+def changes_cmd(since: str | None, concurrency: int, store: Path, resume: bool, strict: bool, batch_size: int,
+                rate_limit: float, quiet: bool) -> None:
+    """Apply the change feed since the last run (the whole history the first time)."""
+    from ..harvest import harvest_changes
+    from ..store import open_store
+
+    with open_store(store) as st, progress_bar(quiet, desc="changes") as bar:
+        summary = harvest_changes(st, since=since, concurrency=concurrency, batch_size=batch_size, resume=resume,
+                                  strict=strict, session=_session(rate_limit), progress=bar.update)
+    _report(summary)

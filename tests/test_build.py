@@ -1,0 +1,64 @@
+"""The main job: config → records, holdings, organisations → one store; the join's counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from linkeddata.build import load_config, run_build
+from linkeddata.errors import ConfigError
+from linkeddata.query import results_to_records, run_query
+from linkeddata.store import open_store
+
+
+def expected_holdings(corpus) -> Counter:
+    """Holdings per library computed straight from the emulator's fixtures."""
+    live_things = {corpus.get(i)["@graph"][1]["@id"] for i in corpus.iter_records(kind="bib")}
+    counts: Counter = Counter()
+    for iri in corpus.iter_records(kind="hold"):
+        item = corpus.get(iri)["@graph"][1]
+        if item["itemOf"]["@id"] in live_things:
+            counts[item["heldBy"]["@id"]] += 1
+    return counts
+
+
+def test_build_join_matches_fixture_counts(emu_env, session, tmp_path):
+    result = run_build(None, tmp_path / "kg", session=session)
+    expected = expected_holdings(emu_env.corpus)
+    got = {row["library"]: int(row["items"]) for row in result.table}
+    assert got == dict(expected)
+    assert result.holdings == sum(expected.values())
+    assert "https://libris.kb.se/library/Zz" in got  # a holding library without organisation is kept
+    assert result.missing_organisations == ["Zz"]
+    names = {row["library"]: row["name"] for row in result.table}
+    assert names["https://libris.kb.se/library/S"] == "Kungliga biblioteket"
+
+
+def test_build_is_idempotent(emu_env, session, tmp_path):
+    first = run_build(None, tmp_path / "kg", session=session)
+    store = open_store(tmp_path / "kg")
+    snapshot = store.canonical_nquads()
+    second = run_build(None, store, session=session)
+    assert store.canonical_nquads() == snapshot
+    assert (first.records, first.holdings, first.organisations, first.triples) == \
+        (second.records, second.holdings, second.organisations, second.triples)
+
+
+def test_build_config_from_file(emu_env, session, tmp_path):
+    cfg = tmp_path / "job.toml"
+    cfg.write_text('[libris]\nfind = []\nids = ["https://libris.kb.se/k9dt4hbw6p1ncz8"]\n'
+                   '[organisations]\nisil_queries = []\nisils = ["DE-M491"]\n', "utf-8")
+    result = run_build(load_config(cfg), None, session=session)
+    assert result.records == 1 and result.holdings >= 1
+    assert result.organisations >= 2  # the holding libraries plus the German ISIL
+
+
+def test_bad_config_is_a_clear_error(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[libris]\nfnd = []\n", "utf-8")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(cfg)
+    cfg.write_text("[libris\n", "utf-8")
+    with pytest.raises(ConfigError, match="bad.toml"):
+        load_config(cfg)

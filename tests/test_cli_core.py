@@ -1,0 +1,75 @@
+"""The core CLI: load, query, queries, demo, build, emulator serve; one-line errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from linkeddata.cli import cli
+
+from .conftest import DATA
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_load_then_query_all_formats(tmp_path):
+    store = str(tmp_path / "kg")
+    result = run("load", str(DATA / "record-bib.jsonld"), str(DATA / "record-hold.jsonld"), "--store", store, "-q")
+    assert result.exit_code == 0, result.output
+    assert "Loaded 2 records" in result.output
+    result = run("load", str(DATA / "library-uu.ttl"), "--graph", "https://libris.kb.se/library/Uu", "--store", store)
+    assert result.exit_code == 0, result.output
+    table = run("query", "holdings-by-library", "--store", store)
+    assert "Uppsala universitetsbibliotek" in table.output and "(1 row)" in table.output
+    csv_out = run("query", "holdings-of", "--store", store, "--format", "csv",
+                  "--param", "instance=https://libris.kb.se/t7bk2vz9m4hq8wx#it")
+    assert csv_out.output.splitlines()[1].startswith("https://libris.kb.se/t7bk2vz9m4hq8wx#it,")
+    as_json = json.loads(run("query", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "--store", store,
+                             "--format", "json").output)
+    assert int(as_json["results"]["bindings"][0]["n"]["value"]) > 20
+
+
+def test_queries_lists_bundled_queries():
+    result = run("queries")
+    assert result.exit_code == 0
+    assert "holdings-by-library" in result.output and "lat, long, km" in result.output
+
+
+def test_errors_are_one_line_and_exit_1(tmp_path):
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("<http://a> <http://b> .", "utf-8")
+    proc = subprocess.run([sys.executable, "-m", "linkeddata", "load", str(bad), "--graph", "http://g", "--store",
+                           str(tmp_path / "kg")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("Error: ") and "bad.ttl" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "linkeddata", "query", "nope", "--store", str(tmp_path / "kg")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stderr.startswith("Error: unknown query 'nope'")
+
+
+def test_query_without_store_says_how_to_build_one(tmp_path):
+    result = CliRunner().invoke(cli, ["query", "holdings-by-library", "--store", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "linkeddata build" in result.output
+
+
+def test_emulator_serve_prints_environment():
+    proc = subprocess.run([sys.executable, "-m", "linkeddata", "emulator", "serve", "--seconds", "0.5"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "export LINKEDDATA_LIBRIS_URL=http://127.0.0.1:" in proc.stdout
+
+
+def test_demo_prints_holdings_table(tmp_path):
+    result = run("demo", "--store", str(tmp_path / "demo"), "-q")
+    assert result.exit_code == 0, result.output
+    assert "Holdings by library:" in result.output
+    assert "Kungliga biblioteket" in result.output or "SE-S " in result.output
+    again = run("demo", "--store", str(tmp_path / "demo"), "-q")  # idempotent re-run: same counts
+    counts = re.compile(r": (.*) triples")
+    assert counts.search(again.output).group(1) == counts.search(result.output).group(1)

@@ -1,0 +1,77 @@
+"""The cataloguing and services CLI commands against the emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from linkeddata.cli import cli
+from linkeddata.emulator import Emulator
+
+BATCH = Path(__file__).parent / "data" / "supplier-batch.xml"
+
+
+@pytest.fixture
+def env(monkeypatch):
+    with Emulator(services=["libris", "login", "xsearch"]) as emu, emu.environment():
+        monkeypatch.setenv("LINKEDDATA_CLIENT_ID", "test-holdings")
+        monkeypatch.setenv("LINKEDDATA_CLIENT_SECRET", "holdings-secret")
+        monkeypatch.setenv("LINKEDDATA_SIGEL", "Umu")
+        monkeypatch.setenv("LINKEDDATA_NO_CACHE", "1")
+        yield emu
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--no-cache", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_login_never_prints_the_token(env):
+    code, out = run("login")
+    assert code == 0 and "token valid until" in out
+    assert "holdings-secret" not in out
+    from linkeddata.emulator.login import registry
+
+    assert not any(token in out for token in registry(env).tokens)
+
+
+def test_holdings_create_and_dependencies(env, tmp_path):
+    code, out = run("holdings", "c8pz1vn3km6tf4h", "--library", "Umu", "--create", "--shelf-mark", "Ueb")
+    assert code == 0 and "created https://libris.kb.se/" in out
+    code, out = run("holdings", "c8pz1vn3km6tf4h", "--library", "Umu")
+    assert out.startswith("https://libris.kb.se/")
+    code, out = run("dependencies", "f5nc8rlm2x0vq7s", "--reverse", "--relation", "itemOf")
+    assert "https://libris.kb.se/l7s4v1qjxp3qmfh" in out
+    code, out = run("marc", "f5nc8rlm2x0vq7s", "--library", "Umu", "--format", "marcxml", "-o", str(tmp_path / "r.xml"))
+    assert code == 0 and b"852" in (tmp_path / "r.xml").read_bytes()
+
+
+def test_create_update_delete(env, tmp_path):
+    doc = {"@graph": [
+        {"@id": "https://id.kb.se/TEMPID", "@type": "Record", "mainEntity": {"@id": "https://id.kb.se/TEMPID#it"}},
+        {"@id": "https://id.kb.se/TEMPID#it", "@type": "Item", "heldBy": {"@id": "https://libris.kb.se/library/Umu"},
+         "itemOf": {"@id": "https://libris.kb.se/k9dt4hbw6p1ncz8#it"}}]}
+    path = tmp_path / "hold.jsonld"
+    path.write_text(json.dumps(doc))
+    code, iri = run("create", str(path))
+    assert code == 0
+    iri = iri.strip()
+    stored = env.corpus.get(iri)
+    stored["@graph"][1]["physicalLocation"] = ["Hylla 2"]
+    path.write_text(json.dumps(stored))
+    code, out = run("update", iri.rsplit("/", 1)[1], str(path))
+    assert code == 0 and out.startswith("updated")
+    code, out = run("delete", iri.rsplit("/", 1)[1], "--yes")
+    assert code == 0
+    result = CliRunner().invoke(cli, ["--no-cache", "delete", "k9dt4hbw6p1ncz8", "--yes"])
+    assert result.exit_code == 1 and "Error:" in result.output
+
+
+def test_acquire_dry_run_and_xsearch(env):
+    code, out = run("acquire", str(BATCH), "--library", "Umu", "-q")
+    assert code == 0 and "DRY RUN: 2 matched, 1 new, 1 skipped" in out
+    code, out = run("xsearch", "fjällflora", "--max", "5")
+    assert code == 0 and "Fjällflora i förändring" in out

@@ -1,0 +1,350 @@
+"""Notebook helpers: typed DataFrames, the %%sparql magic, maps, rdflib interop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import threading
+
+import pyoxigraph as ox
+import pytest
+
+pd = pytest.importorskip("pandas")
+
+from linkeddata import notebook as nb  # noqa: E402
+from linkeddata.errors import InvalidInputError, LinkedDataError  # noqa: E402
+from linkeddata.records import Record  # noqa: E402
+from linkeddata.store import open_store  # noqa: E402
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _typed_query(values: str) -> str:
+    return f"SELECT ?v WHERE {{ VALUES ?v {{ {values} UNDEF }} }}"
+
+
+@pytest.fixture
+def mem():
+    return open_store(None)
+
+
+def _record(short: str, title: str, year: str, sigels: list[str]) -> list[Record]:
+    iri = f"https://libris.kb.se/{short}"
+    bib = {"@graph": [
+        {"@id": iri, "@type": "Record", "mainEntity": {"@id": iri + "#it"}},
+        {"@id": iri + "#it", "@type": "Print",
+         "hasTitle": [{"@type": "Title", "mainTitle": title}],
+         "publication": [{"@type": "PrimaryPublication", "year": year}],
+         "instanceOf": {"@type": "Text",
+                        "contribution": [{"@type": "PrimaryContribution",
+                                          "agent": {"@type": "Person", "givenName": "Maja", "familyName": "Lindqvist"}},
+                                         {"@type": "Contribution", "agent": {"@id": "https://libris.kb.se/q8wz3hbn1c5vk2r#it"}}],
+                        "subject": [{"@id": "https://id.kb.se/term/sao/Sj%C3%B6fart"},
+                                    {"@type": "Topic", "prefLabel": "Hamnar"}]}},
+    ]}
+    out = [Record(iri, bib)]
+    for n, sigel in enumerate(sigels):
+        hold = f"https://libris.kb.se/h{short[1:]}{n}"
+        out.append(Record(hold, {"@graph": [
+            {"@id": hold, "@type": "Record", "mainEntity": {"@id": hold + "#it"}},
+            {"@id": hold + "#it", "@type": "Item", "itemOf": {"@id": iri + "#it"},
+             "heldBy": {"@id": f"https://libris.kb.se/library/{sigel}"}}]}))
+    return out
+
+
+# ---------------------------------------------------------------- to_dataframe types
+
+
+@pytest.mark.parametrize("values, dtype, expected", [
+    ('1 "42"^^xsd:int -7', "Int64", [1, 42, -7]),
+    ('"5"^^xsd:nonNegativeInteger "300"^^xsd:unsignedShort', "Int64", [5, 300]),
+    ('1.5 "2"^^xsd:double "0.25"^^xsd:float', "float64", [1.5, 2.0, 0.25]),
+    ("true false", "boolean", [True, False]),
+])
+def test_numeric_and_boolean_columns(mem, values, dtype, expected):
+    df = nb.query_df(mem, _typed_query(values))
+    assert str(df["v"].dtype) == dtype
+    assert df["v"].iloc[:-1].tolist() == expected
+    assert pd.isna(df["v"].iloc[-1])
+
+
+def test_date_column(mem):
+    df = nb.query_df(mem, _typed_query('"2021-03-04"^^xsd:date "1999-12-31"^^xsd:date'))
+    assert pd.api.types.is_datetime64_any_dtype(df["v"])
+    assert df["v"].iloc[0] == pd.Timestamp("2021-03-04")
+    assert pd.isna(df["v"].iloc[2])
+
+
+def test_datetime_with_one_offset_is_tz_aware(mem):
+    df = nb.query_df(mem, _typed_query('"2020-08-24T11:56:03.142+02:00"^^xsd:dateTime '
+                                       '"2021-01-02T03:04:05+02:00"^^xsd:dateTime'))
+    col = df["v"]
+    assert str(col.dt.tz) in ("UTC+02:00", "pytz.FixedOffset(120)") or col.dt.tz is not None
+    assert col.iloc[0] == pd.Timestamp("2020-08-24T09:56:03.142Z")
+
+
+def test_datetime_mixed_offsets_become_utc(mem):
+    df = nb.query_df(mem, _typed_query('"2020-08-24T11:00:00+02:00"^^xsd:dateTime '
+                                       '"2020-12-24T11:00:00+01:00"^^xsd:dateTime "2020-12-25T08:00:00Z"^^xsd:dateTime'))
+    assert str(df["v"].dt.tz) == "UTC"
+    assert df["v"].iloc[1] == pd.Timestamp("2020-12-24T10:00:00Z")
+
+
+def test_naive_datetime_stays_naive(mem):
+    df = nb.query_df(mem, _typed_query('"2020-08-24T11:00:00"^^xsd:dateTime'))
+    assert pd.api.types.is_datetime64_any_dtype(df["v"]) and df["v"].dt.tz is None
+
+
+def test_iris_strings_and_mixed_columns(mem):
+    df = nb.query_df(mem, 'SELECT ?a ?b WHERE { VALUES (?a ?b) { (<https://libris.kb.se/x1> 1) '
+                          '("text" "2"^^xsd:date) (UNDEF UNDEF) } }')
+    assert df["a"].tolist() == ["https://libris.kb.se/x1", "text", None]
+    assert df["b"].tolist()[:2] == ["1", "2"]  # mixed types stay text
+    assert df["b"].iloc[2] is None
+
+
+def test_invalid_lexical_value_falls_back_to_text(mem):
+    df = nb.query_df(mem, _typed_query('"abc"^^xsd:integer 3'))
+    assert df["v"].tolist() == ["abc", "3", None]
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("column", {"t": ["Fjäll", "Mountain", "plain", None], "t_lang": ["sv", "en", None, None]}),
+    ("keep", {"t": ["Fjäll@sv", "Mountain@en", "plain", None]}),
+    ("drop", {"t": ["Fjäll", "Mountain", "plain", None]}),
+])
+def test_language_tags(mem, mode, expected):
+    df = nb.query_df(mem, 'SELECT ?t WHERE { VALUES ?t { "Fjäll"@sv "Mountain"@en "plain" UNDEF } }', lang=mode)
+    assert {c: df[c].tolist() for c in df.columns} == expected
+
+
+def test_lang_mode_checked(mem):
+    with pytest.raises(InvalidInputError):
+        nb.query_df(mem, "SELECT ?x WHERE {}", lang="nope")
+
+
+def test_sparql_json_results():
+    doc = {"head": {"vars": ["lib", "n", "name", "when"]}, "results": {"bindings": [
+        {"lib": {"type": "uri", "value": "https://libris.kb.se/library/Q"},
+         "n": {"type": "literal", "datatype": XSD + "integer", "value": "3"},
+         "name": {"type": "literal", "xml:lang": "sv", "value": "Testbiblioteket"},
+         "when": {"type": "literal", "datatype": XSD + "date", "value": "2022-02-02"}},
+        {"lib": {"type": "bnode", "value": "b0"}},
+    ]}}
+    df = nb.to_dataframe(json.dumps(doc))
+    assert df["lib"].tolist() == ["https://libris.kb.se/library/Q", "_:b0"]
+    assert str(df["n"].dtype) == "Int64" and df["n"].iloc[0] == 3 and pd.isna(df["n"].iloc[1])
+    assert df["name_lang"].tolist() == ["sv", None]
+    assert df["when"].iloc[0] == pd.Timestamp("2022-02-02")
+
+
+def test_not_results():
+    with pytest.raises(LinkedDataError):
+        nb.to_dataframe({"foo": 1})
+    with pytest.raises(InvalidInputError):
+        nb.to_dataframe(42)
+
+
+def test_empty_results(mem):
+    df = nb.query_df(mem, "SELECT ?a ?b WHERE { FILTER(false) }")
+    assert list(df.columns) == ["a", "b"] and len(df) == 0
+
+
+def test_bundled_query_with_params(mem):
+    mem.load_records(_record("b1xq", "Hamnarnas historia", "1988", ["Q", "R"]))
+    df = nb.query_df(mem, "instances")
+    assert df["title"].tolist() == ["Hamnarnas historia"]
+    assert str(df["holdings"].dtype) == "Int64" and df["holdings"].iloc[0] == 2
+
+
+def test_polars_backend(mem):
+    pl = pytest.importorskip("polars")
+    df = nb.query_df(mem, 'SELECT ?n ?t WHERE { VALUES (?n ?t) { (1 "a"@sv) (UNDEF UNDEF) } }', backend="polars")
+    assert isinstance(df, pl.DataFrame)
+    assert df["n"].to_list() == [1, None] and df["t_lang"].to_list() == ["sv", None]
+
+
+# ---------------------------------------------------------------- frame_instances
+
+
+def test_frame_instances(mem):
+    mem.load_records(_record("b1xq", "Hamnarnas historia", "c1988", ["Q", "R"]) + _record("b2zr", "Ankare", "2001", []))
+    df = nb.frame_instances(mem)
+    assert df["title"].tolist() == ["Ankare", "Hamnarnas historia"]
+    assert df["year"].tolist() == [2001, 1988] and str(df["year"].dtype) == "Int64"
+    row = df.iloc[1]
+    assert set(row["contributors"].split("; ")) == {"Maja Lindqvist", "q8wz3hbn1c5vk2r"}
+    assert set(row["subjects"].split("; ")) == {"Sjöfart", "Hamnar"}
+    assert set(row["libraries"].split(", ")) == {"Q", "R"}
+    assert df.iloc[0]["libraries"] is None
+
+
+def test_frame_instances_from_documents():
+    docs = [r.data for r in _record("b3kk", "Fyrar", "1950", [])]
+    df = nb.frame_instances(docs[:1])
+    assert df["title"].tolist() == ["Fyrar"] and df["year"].iloc[0] == 1950
+
+
+# ---------------------------------------------------------------- magic
+
+
+@pytest.fixture
+def shell():
+    ipython = pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "linkeddata")
+    yield sh
+    assert ipython
+
+
+def test_cell_magic_on_store_path(shell, tmp_path):
+    path = tmp_path / "store"
+    st = open_store(path)
+    st.load_records(_record("b1xq", "Hamnarnas historia", "1988", ["Q"]))
+    st.flush()
+    df = shell.run_cell_magic("sparql", f"--store {path} -o titles --param 'year=\"1988\"'",
+                              "SELECT ?title WHERE { ?i kbv:hasTitle/kbv:mainTitle ?title ; "
+                              "kbv:publication/kbv:year ?year }")
+    assert df["title"].tolist() == ["Hamnarnas historia"]
+    assert shell.user_ns["titles"] is df
+
+
+def test_line_magic_bundled_query_and_store_variable(shell, mem):
+    mem.load_records(_record("b1xq", "Hamnarnas historia", "1988", ["Q", "R"]))
+    shell.user_ns["mystore"] = mem
+    df = shell.run_line_magic("sparql", "holdings-by-library --store mystore")
+    assert sorted(df["isil"].tolist()) == ["SE-Q", "SE-R"]
+    assert str(df["items"].dtype) == "Int64"
+
+
+def test_magic_errors_are_usage_errors(shell):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError):
+        shell.run_line_magic("sparql", "no-such-query --store mystore_missing_dir_xyz --bogus")
+
+
+def test_magic_falls_back_to_read_only_when_locked(tmp_path, monkeypatch):
+    from linkeddata import store as store_mod
+    from linkeddata.errors import StoreLockedError
+
+    path = tmp_path / "locked"
+    st = open_store(path)
+    st.load_records(_record("b1xq", "Hamnarnas historia", "1988", []))
+    st.close()
+    real = store_mod.open_store
+    calls = []
+
+    def fake(p=None, read_only=False):
+        calls.append(read_only)
+        if not read_only:
+            raise StoreLockedError("locked by another process")
+        return real(p, read_only=True)
+
+    monkeypatch.setattr(store_mod, "open_store", fake)
+    df = nb.run_sparql_magic(f"instances --store {path}")
+    assert calls == [False, True] and df["title"].tolist() == ["Hamnarnas historia"]
+
+
+class _Endpoint(http.server.BaseHTTPRequestHandler):
+    store: ox.Store
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")
+        assert self.headers["Content-Type"].startswith("application/sparql-query")
+        data = self.store.query(body).serialize(format=ox.QueryResultsFormat.JSON)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/sparql-results+json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_endpoint_mode(shell):
+    inner = ox.Store()
+    inner.add(ox.Quad(ox.NamedNode("https://libris.kb.se/library/Q"), ox.NamedNode("http://schema.org/name"),
+                      ox.Literal("Testbiblioteket", language="sv")))
+    handler = type("H", (_Endpoint,), {"store": inner})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/sparql"
+        df = shell.run_cell_magic("sparql", f"--endpoint {url} --param lib=https://libris.kb.se/library/Q",
+                                  "SELECT ?name WHERE { ?lib <http://schema.org/name> ?name }")
+        assert df.to_dict("records") == [{"name": "Testbiblioteket", "name_lang": "sv"}]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---------------------------------------------------------------- map
+
+
+def test_map_with_and_without_coordinates():
+    pytest.importorskip("folium")
+    df = pd.DataFrame({"name": ["Norra", "Södra", "Okänd"], "latitude": [63.8, 55.7, None],
+                       "longitude": [20.3, 13.2, None], "items": [3, 1, 2]})
+    fmap = nb.map_holdings(df)
+    assert fmap.skipped_rows == 1
+    html = fmap.get_root().render()
+    assert html.count("L.circleMarker(") == 2 and "Norra (3)" in html
+    assert "tile.openstreetmap" not in html
+    empty = nb.map_holdings(df.iloc[2:])
+    assert empty.skipped_rows == 1 and "L.circleMarker(" not in empty.get_root().render()
+    assert "openstreetmap" in nb.map_holdings(df, tiles="OpenStreetMap").get_root().render().lower()
+
+
+def test_map_from_results_and_missing_column(mem):
+    pytest.importorskip("folium")
+    results = mem.query('SELECT ?name ?latitude ?longitude WHERE { VALUES (?name ?latitude ?longitude) '
+                        '{ ("A" 59.3 18.0) } }')
+    assert nb.map_holdings(results).skipped_rows == 0
+    with pytest.raises(InvalidInputError):
+        nb.map_holdings(pd.DataFrame({"x": [1]}))
+
+
+# ---------------------------------------------------------------- rdflib
+
+
+def test_rdflib_round_trip(mem):
+    rdflib = pytest.importorskip("rdflib")
+    mem.load_records(_record("b1xq", "Hamnarnas historia", "1988", ["Q"]))
+    ds = nb.to_rdflib(mem)
+    assert len(ds) == len(mem)
+    assert {str(g.identifier) for g in ds.graphs()} >= mem.graphs()
+    other = open_store(None)
+    assert nb.from_rdflib(ds, other) == len(mem)
+    assert other.graphs() == mem.graphs()
+    g = rdflib.Graph(identifier=rdflib.URIRef("https://example.org/g1"))
+    g.add((rdflib.URIRef("https://example.org/s"), rdflib.URIRef("https://example.org/p"), rdflib.Literal("o")))
+    assert nb.from_rdflib(g, other) == 1 and other.has_graph("https://example.org/g1")
+    assert nb.from_rdflib(g, other, graph="https://example.org/g2") == 1 and other.has_graph("https://example.org/g2")
+
+
+def test_to_rdflib_without_oxrdflib(mem, monkeypatch):
+    import sys
+
+    pytest.importorskip("rdflib")
+    mem.load_records(_record("b1xq", "Hamnarnas historia", "1988", []))
+    monkeypatch.setitem(sys.modules, "oxrdflib", None)
+    ds = nb.to_rdflib(mem)
+    assert len(ds) == len(mem)
+
+
+def test_progress_bar_fits_callbacks(mem):
+    bar = nb.progress_bar(desc="loading", total=2)
+    mem.load_records(_record("b1xq", "Hamnarnas historia", "1988", ["Q"]), batch_size=1, progress=bar.update)
+    assert bar.n == 2
+    bar.close()
+
+
+def test_dates_are_python_values():
+    col = nb.columns({"head": {"vars": ["d"]}, "results": {"bindings": [
+        {"d": {"type": "literal", "datatype": XSD + "dateTime", "value": "2020-01-01T00:00:00.1234567Z"}}]}})[0]
+    assert col.kind == "datetime" and col.values[0] == dt.datetime(2020, 1, 1, 0, 0, 0, 123456, tzinfo=dt.timezone.utc)
