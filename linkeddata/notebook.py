@@ -32,7 +32,7 @@ import json
 import logging
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import unquote
@@ -505,7 +505,8 @@ def map_holdings(df_or_results: Any, lat: str = "latitude", lon: str = "longitud
         folium.CircleMarker(location=[float(lats[index]), float(lons[index])], radius=radius, tooltip=text or None,
                             popup=text or None, color="#1f4e79", fill=True, fill_opacity=0.6).add_to(fmap)
     if len(points) > 1:
-        fmap.fit_bounds([[float(lats[ok].min()), float(lons[ok].min())], [float(lats[ok].max()), float(lons[ok].max())]])
+        fmap.fit_bounds([[float(lats[ok].min()), float(lons[ok].min())],
+                         [float(lats[ok].max()), float(lons[ok].max())]])
     fmap.skipped_rows = skipped
     return fmap
 
@@ -570,6 +571,43 @@ def progress_bar(total: int | None = None, desc: str | None = None, unit: str = 
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit)
+
+
+# ---------------------------------------------------------------- services
+
+
+_emulator: Any = None
+
+
+def connect(use_real_services: bool = False, *, size: int = 0, cache: bool = True) -> Any:
+    """A session for a notebook: against the loopback emulator (default) or the real services.
+
+    Starts :class:`~linkeddata.emulator.Emulator` (stopping one this function started
+    before, so re-running the cell is safe) and points the ``LINKEDDATA_*_URL``
+    variables at it; with ``use_real_services=True`` removes those variables and
+    returns a cached, rate-limited session for the public services.
+    """
+    import os
+
+    from .emulator import Emulator
+    from .http import make_session
+
+    global _emulator
+    if _emulator is not None:
+        _emulator.stop()
+        _emulator = None
+    for name in [k for k in os.environ if k.startswith("LINKEDDATA_") and k.endswith("_URL")]:
+        del os.environ[name]
+    if use_real_services:
+        return make_session(cache=cache)
+    _emulator = Emulator(size=size).start()
+    os.environ.update(_emulator.env())
+    return make_session(cache=False, rate_limit=None)
+
+
+def emulator() -> Any:
+    """The emulator :func:`connect` started, or ``None``."""
+    return _emulator
 
 
 # ---------------------------------------------------------------- IPython magic
@@ -665,5 +703,5 @@ def unload_ipython_extension(ipython: Any) -> None:  # noqa: ARG001 - IPython's 
 __all__ = [
     "Cell", "Column", "columns", "to_dataframe", "query_df", "frame_instances", "INSTANCES_QUERY",
     "open_for_query", "endpoint_query", "map_holdings", "to_rdflib", "from_rdflib", "progress_bar",
-    "use_store", "run_sparql_magic", "load_ipython_extension", "unload_ipython_extension",
+    "use_store", "run_sparql_magic", "connect", "emulator", "load_ipython_extension", "unload_ipython_extension",
 ]

@@ -436,7 +436,11 @@ def read_document(source: str | Path | Record | dict[str, Any]) -> Any:
         if not path.is_file():
             raise InvalidInputError(f"file not found: {path}")
         text = path.read_text("utf-8")
-        if path.suffix in (".ttl", ".nt", ".trig") or _is_turtle(text):
+        if path.suffix.lower() in (".ttl", ".nt", ".trig", ".nq", ".rdf", ".xml", ".owl", ".n3"):
+            from .store import rdf_format
+
+            return _parse_rdf_text(text, str(path), rdf_format(path).media_type)
+        if _is_turtle(text):
             return _parse_rdf_text(text, str(path), "text/turtle")
         try:
             return json.loads(text)

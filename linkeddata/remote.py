@@ -10,8 +10,9 @@ matters (``load_records``, ``delete_record``, ``graphs``, ``count_triples``,
 
 Records become quads exactly as in the local store (same JSON-LD fast path, same
 blank-node handling); each batch is written by ONE SPARQL Update request
-(``DROP SILENT GRAPH <g> ; … INSERT DATA { GRAPH <g> { … } … }``), which the server
-applies atomically, so a batch is never half-loaded.
+(``DELETE {…} WHERE { VALUES ?g {…} … } ; INSERT DATA { GRAPH <g> { … } … }``), which the server
+applies atomically, so a batch is never half-loaded. That is about twice as fast as
+one Graph Store ``PUT`` per record (measured on Oxigraph 0.5).
 
 For an Oxigraph server (``linkeddata serve``) the endpoints are ``/query``,
 ``/update`` and ``/store`` under the server URL. Other servers name them explicitly,
@@ -19,7 +20,7 @@ e.g. Virtuoso::
 
     RemoteStore("http://localhost:8890", query_endpoint="/sparql",
                 update_endpoint="/sparql", store_endpoint="/sparql-graph-crud",
-                union_param=None)
+                union_param=None, insert_data=False)
 
 Credentials: ``auth=(user, password)`` or, when not given, basic auth from the
 environment variables ``LINKEDDATA_STORE_USER`` / ``LINKEDDATA_STORE_PASSWORD``.
@@ -90,6 +91,8 @@ class RemoteStore:
         (Oxigraph's ``union-default-graph``); ``None`` for servers whose default graph
         already is the union (Virtuoso) or that do not support it.
     :param read_only: refuse writes.
+    :param insert_data: write batches with ``INSERT DATA`` (fastest); ``False`` uses
+        ``INSERT {…} WHERE {}``, for servers that refuse blank nodes in ``INSERT DATA`` (Virtuoso).
 
     >>> store = RemoteStore("http://127.0.0.1:7878")
     >>> store.query_url
@@ -110,6 +113,7 @@ class RemoteStore:
         union_param: str | None = OXIGRAPH_UNION_PARAM,
         read_only: bool = False,
         timeout: float | tuple[float, float] | None = None,
+        insert_data: bool = True,
     ):
         if not is_url(url):
             raise ConfigError(f"not a SPARQL server URL: {url!r}")
@@ -126,13 +130,15 @@ class RemoteStore:
             auth = (os.environ[USER_ENV], os.environ.get(PASSWORD_ENV, ""))
         self.auth = auth
         self.timeout = timeout
+        self.insert_data = insert_data
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | str | Path, **kwargs: Any) -> RemoteStore:
         """A store from a mapping or a TOML file (optionally under a ``[store]`` table).
 
         Keys: ``url`` (required), ``query``, ``update``, ``graph-store`` (or ``store``),
-        ``user``, ``password`` (default from the environment), ``union-param``, ``read-only``.
+        ``user``, ``password`` (default from the environment), ``union-param``, ``read-only``,
+        ``insert-data``.
 
         >>> RemoteStore.from_config({"url": "http://h:8890", "query": "/sparql",
         ...                          "graph-store": "/sparql-graph-crud"}).store_url
@@ -160,6 +166,8 @@ class RemoteStore:
             auth=auth,
             read_only=bool(config.get("read-only", False)),
         )
+        if "insert-data" in config:
+            options["insert_data"] = bool(config["insert-data"])
         if "union-param" in config:
             options["union_param"] = config["union-param"] or None
         options.update(kwargs)
@@ -188,13 +196,12 @@ class RemoteStore:
             kwargs.setdefault("auth", self.auth)
         if self.timeout is not None:
             kwargs.setdefault("timeout", self.timeout)
-        try:
-            return http.request(self.session, method, url, ok=ok, what=what, **kwargs)
-        except LinkedDataError as exc:
-            status = getattr(exc, "status", None)
-            if status in (400, 415):
-                raise QueryError(f"{what} rejected by {url}: {str(exc).splitlines()[0]}") from exc
-            raise
+        response = http.request(self.session, method, url, ok=(*ok, 400, 415), what=what, **kwargs)
+        if response.status_code in ok:
+            return response
+        lines = [line.strip() for line in response.text.splitlines() if line.strip()]
+        detail = next((line for line in lines if "error" in line.lower()), lines[0] if lines else response.reason)
+        raise QueryError(f"{what} rejected by the server (HTTP {response.status_code}): {detail[:300]}")
 
     def _writable(self) -> None:
         if self.read_only:
@@ -302,12 +309,19 @@ class RemoteStore:
                    data=body.encode("utf-8"), headers={"Content-Type": N_TRIPLES + "; charset=utf-8"})
 
     def replace_graphs(self, graphs: dict[str, list[ox.Quad]], deleted: Iterable[str] = ()) -> int:
-        """Replace each graph with its quads and drop ``deleted`` graphs in ONE atomic update."""
+        """Replace each graph with its quads and drop ``deleted`` graphs in ONE atomic update.
+
+        Replaced graphs are emptied by a single ``DELETE … WHERE { VALUES ?g {…} }``
+        (measured faster on Oxigraph than one ``DROP SILENT GRAPH`` per graph, most of
+        all for graphs that do not exist yet); tombstoned graphs are dropped.
+        """
         self._writable()
-        drops = [*graphs, *deleted]
-        if not drops:
-            return 0
-        parts = [f"DROP SILENT GRAPH <{_iri(g)}> ;\n" for g in drops]
+        deleted = [g for g in deleted if g not in graphs]
+        parts: list[str] = []
+        if graphs:
+            values = " ".join(f"<{_iri(g)}>" for g in graphs)
+            parts.append(f"DELETE {{ GRAPH ?g {{ ?s ?p ?o }} }} WHERE {{ VALUES ?g {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}")
+        parts.extend(f"DROP SILENT GRAPH <{_iri(g)}>" for g in deleted)
         count = 0
         inserts = []
         for g, quads in graphs.items():
@@ -315,11 +329,12 @@ class RemoteStore:
                 inserts.append(f"GRAPH <{g}> {{\n" + "".join(f"{q.subject} {q.predicate} {q.object} .\n"
                                                            for q in quads) + "}\n")
                 count += len(quads)
-        if inserts:
-            parts.append("INSERT DATA {\n" + "".join(inserts) + "}\n")
-        else:
-            parts[-1] = parts[-1].rstrip(" ;\n") + "\n"
-        self.update("".join(parts))
+        if inserts and self.insert_data:
+            parts.append("INSERT DATA {\n" + "".join(inserts) + "}")
+        elif inserts:
+            parts.append("INSERT {\n" + "".join(inserts) + "} WHERE {}")
+        if parts:
+            self.update(" ;\n".join(parts) + "\n")
         return count
 
     def load_records(

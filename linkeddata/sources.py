@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .config import SERVICES
+from .config import SERVICES, to_canonical_iri
 from .errors import InvalidInputError
 from .records import Record
 from .store import EXTENSIONS, JSON_LINES, LoadStats, LocalStore
@@ -46,8 +46,38 @@ def _files_in(folder: Path) -> Iterator[Path]:
             yield path
 
 
+RDF_ACCEPT = ("text/turtle, application/ld+json;q=0.9, application/n-triples;q=0.9, application/trig;q=0.8, "
+              "application/n-quads;q=0.8, application/rdf+xml;q=0.7, application/json;q=0.5")
+
+
+def fetch_url(url: str, *, session: Any = None) -> Record:
+    """Fetch any linked-data URL with content negotiation over the RDF formats.
+
+    The record's graph is the URL (without fragment) after redirects; HTML or another
+    non-RDF answer raises :class:`~linkeddata.errors.NegotiationError`.
+    """
+    import pyoxigraph as ox
+
+    from .errors import NegotiationError
+    from .http import make_session, request
+
+    session = session or make_session()
+    response = request(session, "GET", url, headers={"Accept": RDF_ACCEPT})
+    media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    graph = to_canonical_iri(response.url.split("#", 1)[0])
+    if media_type in ("application/ld+json", "application/json"):
+        try:
+            return Record(graph, response.json(), media_type="application/ld+json", etag=response.headers.get("ETag"),
+                          source=url)
+        except ValueError as exc:
+            raise NegotiationError(f"{url}: {media_type} body is not JSON", url=url) from exc
+    if ox.RdfFormat.from_media_type(media_type) is None:
+        raise NegotiationError(f"{url}: expected RDF, got {media_type or 'no Content-Type'}", url=url)
+    return Record(graph, response.content, media_type=media_type, etag=response.headers.get("ETag"), source=url)
+
+
 def _fetched(sources: Iterable[str], session: Any, fmt: str, embellished: bool | None) -> Iterator[Record]:
-    from .libris.read import fetch_record, fetch_url
+    from .libris.read import fetch_record
 
     for source in sources:
         if classify(source) == "libris":

@@ -266,3 +266,75 @@ def test_malformed_body_with_strict_load_raises_naming_the_record(libris, sessio
         store.load_records([_fetch(libris, session, i, format="ttl") for i in ids], strict=True)
     assert bad in _one_line(info.value)
     assert store.count_triples() == 0
+
+
+# ------------------------------------------------------------------ the CLI under permanent faults
+
+
+def _cli(libris, args):
+    from click.testing import CliRunner
+
+    from linkeddata.cli import cli
+
+    env = {**libris.env(), "LINKEDDATA_NO_CACHE": "1"}
+    return CliRunner().invoke(cli, args, env=env)
+
+
+def _stderr_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("kind", ["html", "redirect-loop", "status404"])
+def test_cli_fetch_under_a_permanent_fault_exits_1_with_one_line(libris, ids, kind):
+    ident = ids[0]
+    if kind == "status404":
+        libris.faults.add("status", service="libris", path=ident, status=404, times=None)
+    else:
+        libris.faults.add(kind, service="libris", path=ident, times=None)
+    result = _cli(libris, ["fetch", ident])
+    assert result.exit_code == 1, result.output
+    lines = _stderr_lines(result)
+    assert len(lines) == 1, lines
+    assert ident in lines[0]
+    assert result.stdout == ""
+
+
+def test_cli_load_under_a_permanent_fault_exits_1_with_one_line_and_leaves_no_store_data(libris, ids, tmp_path):
+    bad = ids[1]
+    libris.faults.add("redirect-loop", service="libris", path=bad, times=None)
+    store_path = tmp_path / "kg"
+    result = _cli(libris, ["load", ids[0], bad, "--store", str(store_path)])
+    assert result.exit_code == 1, result.output
+    lines = _stderr_lines(result)
+    assert len(lines) == 1 and bad in lines[0], lines
+    from linkeddata.store import open_store as _open
+
+    store = _open(store_path)
+    try:
+        assert f"https://libris.kb.se/{bad}" not in store.graphs()
+    finally:
+        store.close()
+
+
+def test_cli_load_of_a_malformed_record_reports_it_on_one_line(libris, ids, tmp_path):
+    bad = ids[2]
+    libris.faults.add("body", service="libris", path=bad, body='{"@graph": [', content_type="application/ld+json",
+                      times=None)
+    result = _cli(libris, ["load", bad, "--store", str(tmp_path / "kg")])
+    assert result.exit_code == 1, result.output
+    lines = _stderr_lines(result)
+    assert len(lines) == 1 and bad in lines[0], lines
+
+
+def test_cli_query_with_a_broken_query_exits_1_with_one_line(libris, ids, tmp_path):
+    from linkeddata.store import open_store as _open
+
+    store_path = tmp_path / "kg"
+    store = _open(store_path)
+    store.load_records([fetch_record(ids[0], base_url=libris.url("libris"),
+                                     session=make_session(cache=False, rate_limit=None))])
+    store.close()
+    result = _cli(libris, ["query", "SELECT ?s WHERE { ?s ?p ", "--store", str(store_path)])
+    assert result.exit_code == 1
+    lines = _stderr_lines(result)
+    assert len(lines) == 1 and "SPARQL" in lines[0], lines

@@ -80,13 +80,14 @@ def test_datetime_with_one_offset_is_tz_aware(mem):
     df = nb.query_df(mem, _typed_query('"2020-08-24T11:56:03.142+02:00"^^xsd:dateTime '
                                        '"2021-01-02T03:04:05+02:00"^^xsd:dateTime'))
     col = df["v"]
-    assert str(col.dt.tz) in ("UTC+02:00", "pytz.FixedOffset(120)") or col.dt.tz is not None
+    assert col.dt.tz is not None and col.iloc[0].utcoffset() == dt.timedelta(hours=2)
     assert col.iloc[0] == pd.Timestamp("2020-08-24T09:56:03.142Z")
 
 
 def test_datetime_mixed_offsets_become_utc(mem):
     df = nb.query_df(mem, _typed_query('"2020-08-24T11:00:00+02:00"^^xsd:dateTime '
-                                       '"2020-12-24T11:00:00+01:00"^^xsd:dateTime "2020-12-25T08:00:00Z"^^xsd:dateTime'))
+                                       '"2020-12-24T11:00:00+01:00"^^xsd:dateTime '
+                                       '"2020-12-25T08:00:00Z"^^xsd:dateTime'))
     assert str(df["v"].dt.tz) == "UTC"
     assert df["v"].iloc[1] == pd.Timestamp("2020-12-24T10:00:00Z")
 

@@ -96,7 +96,8 @@ def queries() -> None:
     rows = []
     for q in bundled_queries().values():
         params = ", ".join(q.params) or "-"
-        rows.append({"name": q.name, "params": params, "description": q.description})
+        summary = q.description.split(". ")[0].rstrip(".") + "."
+        rows.append({"name": q.name, "params": params, "description": summary})
     echo_table(rows)
 
 
