@@ -79,7 +79,7 @@ class BuildResult:
     def report(self) -> str:
         """A readable summary with the holdings-by-library table."""
         lines = [
-            f"Built {self.store or 'an in-memory store'} in {self.seconds:.1f} s: {self.records} bibliographic records, "
+            f"Built {self.store or 'a temporary store'} in {self.seconds:.1f} s: {self.records} bibliographic records, "
             f"{self.holdings} holdings, {self.organisations} organisations, {self.triples} triples.",
         ]
         if self.skipped:

@@ -480,12 +480,18 @@ def _described_record(data: bytes, fmt: ox.RdfFormat, path: Path) -> str | None:
 def open_store(path: str | Path | None = None, read_only: bool = False) -> LocalStore:
     """Open (creating if needed) the store at ``path``; ``None`` for an in-memory store.
 
+    An ``http(s)://`` URL opens a SPARQL 1.1 server instead (:class:`linkeddata.remote.RemoteStore`).
+
     One writer per path per process: opening a path again returns the same store. A
     path locked by another process raises :class:`StoreLockedError` (open it with
     ``read_only=True`` to query it while the other process writes).
     """
-    if isinstance(path, LocalStore):
-        return path
+    if isinstance(path, LocalStore) or hasattr(path, "remote_query"):
+        return path  # type: ignore[return-value]
+    if isinstance(path, str) and path.startswith(("http://", "https://")):
+        from .remote import RemoteStore
+
+        return RemoteStore(path, read_only=read_only)  # type: ignore[return-value]
     if path is None:
         return LocalStore(ox.Store())
     resolved = Path(path).expanduser().resolve()

@@ -137,8 +137,10 @@ def test_kill_fixture_self_check(emu, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     _run(emu, "find", a)
     proc = _spawn(emu, "find", b)
-    while len(list((b / ".linkeddata" / "checkpoints").glob("*.json")) if b.exists() else []) == 0:
-        if proc.poll() is not None:
+    checkpoints = b / ".linkeddata" / "checkpoints"
+    began = time.monotonic()
+    while time.monotonic() - began < RUN_TIMEOUT and proc.poll() is None:
+        if checkpoints.is_dir() and any(checkpoints.glob("*.json")):
             break
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)

@@ -313,6 +313,7 @@ def test_map_from_results_and_missing_column(mem):
 # ---------------------------------------------------------------- rdflib
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_rdflib_round_trip(mem):
     rdflib = pytest.importorskip("rdflib")
     mem.load_records(_record("b1xq", "Hamnarnas historia", "1988", ["Q"]))
@@ -328,6 +329,7 @@ def test_rdflib_round_trip(mem):
     assert nb.from_rdflib(g, other, graph="https://example.org/g2") == 1 and other.has_graph("https://example.org/g2")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_to_rdflib_without_oxrdflib(mem, monkeypatch):
     import sys
 

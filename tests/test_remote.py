@@ -225,3 +225,68 @@ def test_serve_a_store_built_locally(tmp_path, corpus_records):
     reopened = open_store(path)
     assert corpus_records[0].iri not in reopened.graphs()
     reopened.close()
+
+
+# ---------------------------------------------------------------- optional: Virtuoso
+VIRTUOSO_INI = "/etc/virtuoso-opensource-7/virtuoso.ini"
+
+
+@pytest.fixture(scope="module")
+def virtuoso(tmp_path_factory):
+    """A throw-away Virtuoso 7 on loopback (apt-get install virtuoso-opensource), only
+    with LINKEDDATA_TEST_VIRTUOSO=1."""
+    import os
+    import re
+    import shutil
+    import subprocess
+    import time
+    from pathlib import Path
+
+    from linkeddata.serve import free_port
+
+    if os.environ.get("LINKEDDATA_TEST_VIRTUOSO") != "1":
+        pytest.skip("set LINKEDDATA_TEST_VIRTUOSO=1 to test against Virtuoso")
+    if not (shutil.which("virtuoso-t") and shutil.which("isql-vt") and Path(VIRTUOSO_INI).is_file()):
+        pytest.skip("virtuoso-opensource is not installed")
+    workdir = tmp_path_factory.mktemp("virtuoso")
+    sql_port, http_port = free_port(), free_port()
+    ini = Path(VIRTUOSO_INI).read_text("utf-8")
+    ini = re.sub(r"/var/lib/virtuoso-opensource-7/db/", f"{workdir}/", ini)
+    ini = re.sub(r"(?m)^ServerPort\s*=\s*1111\s*$", f"ServerPort = 127.0.0.1:{sql_port}", ini)
+    ini = re.sub(r"(?m)^ServerPort\s*=\s*8890\s*$", f"ServerPort = 127.0.0.1:{http_port}", ini)
+    (workdir / "virtuoso.ini").write_text(ini, "utf-8")
+    process = subprocess.Popen(["virtuoso-t", "-f", "-c", str(workdir / "virtuoso.ini")], cwd=workdir,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from linkeddata.serve import _port_answers
+
+        deadline = time.monotonic() + 60
+        while not _port_answers("127.0.0.1", http_port):
+            assert process.poll() is None and time.monotonic() < deadline, "Virtuoso did not start"
+            time.sleep(0.2)
+        subprocess.run(["isql-vt", f"127.0.0.1:{sql_port}", "dba", "dba", 'exec=GRANT SPARQL_UPDATE TO "SPARQL";'],
+                       check=True, capture_output=True, timeout=60)
+        yield RemoteStore(f"http://127.0.0.1:{http_port}", query_endpoint="/sparql", update_endpoint="/sparql",
+                          store_endpoint="/sparql-graph-crud", union_param=None, insert_data=False,
+                          form_queries=True)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_virtuoso_answers_as_locally(virtuoso, local, corpus_records):
+    stats = virtuoso.load_records(corpus_records, batch_size=5)  # Virtuoso limits the size of one update
+    assert stats.records == len(corpus_records)
+    ours = {g for g in virtuoso.graphs() if g.startswith("https://libris.kb.se/")}
+    assert ours == local.graphs()
+    assert virtuoso.count_triples(BIB) == local.count_triples(BIB)
+    for name in bundled_queries():
+        here, there = format_results(local.query(name), "csv"), format_results(virtuoso.query(name), "csv")
+        assert sorted(here.splitlines()) == sorted(there.splitlines()), name
+    virtuoso.load_records([Record(HOLD, deleted=True)])
+    assert HOLD not in virtuoso.graphs()
+    assert virtuoso.delete_record(BIB) is True and virtuoso.delete_record(BIB) is False

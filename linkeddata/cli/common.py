@@ -45,6 +45,17 @@ def get_session(ctx: click.Context | None = None) -> Any:
     return root.obj["session"]
 
 
+class StoreParam(click.ParamType):
+    """A store folder (as a Path) or a SPARQL server URL (kept as text)."""
+
+    name = "store"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, Path) or not isinstance(value, str):
+            return value
+        return value if value.startswith(("http://", "https://")) else Path(value)
+
+
 def store_option(required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--store DIR`` defaulting to ``LINKEDDATA_STORE`` or ``./linkeddata-store``."""
 
@@ -54,8 +65,8 @@ def store_option(required: bool = False) -> Callable[[Callable[..., Any]], Calla
         else:
             default = None
         return click.option(
-            "--store", "store", type=click.Path(path_type=Path), default=default, show_default="$LINKEDDATA_STORE or ./linkeddata-store" if required else None,
-            help="Oxigraph store directory (created if missing).",
+            "--store", "store", type=StoreParam(), default=default, show_default="$LINKEDDATA_STORE or ./linkeddata-store" if required else None,
+            help="Oxigraph store directory (created if missing), or a SPARQL server URL.",
         )(func)
 
     return decorator

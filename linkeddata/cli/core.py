@@ -78,7 +78,7 @@ def query(query_text: str, store: Path, fmt: str, params: tuple[str, ...], outpu
     from ..query import format_results, parse_params, run_query
     from ..store import open_store
 
-    if not store.is_dir():
+    if isinstance(store, Path) and not store.is_dir():
         raise click.ClickException(f"no store at {store}; build one with `linkeddata load` or `linkeddata build`")
     st = open_store(store, read_only=True)
     text = format_results(run_query(st, query_text, parse_params(params)), fmt)
