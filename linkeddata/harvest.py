@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from .http import make_session
 from .libris.changes import ChangeFeed, Position
 from .libris.find import FindQuery, iter_find
 from .libris.oaipmh import OAIClient, decode_token
-from .records import Record
+from .records import Record, batched
 
 log = logging.getLogger(__name__)
 
@@ -134,17 +134,6 @@ def _start(kind: str, store: Any, key_params: Any, resume: bool) -> tuple[Any, C
     return store, checkpoint, summary
 
 
-def _batched(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    batch: list[Record] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _finish(loader: _Loader, started: float) -> HarvestSummary:
     loader.checkpoint.completed = True
     loader.checkpoint.save()
@@ -183,7 +172,7 @@ def harvest_find(store: Any, params: FindQuery | Mapping[str, Any] | Iterable[tu
                         session=session or make_session(cache=False), base_url=base_url, full=full,
                         concurrency=concurrency)
     seen = 0
-    for batch in _batched(results, batch_size):
+    for batch in batched(results, batch_size):
         seen = loader.skip_many(results.skipped, seen)
         loader.commit(batch, {"offset": results.offset, "total": results.total})
     loader.skip_many(results.skipped, seen)
@@ -261,7 +250,7 @@ def harvest_changes(store: Any, *, since: Position | Mapping[str, str] | str | N
                       libris_url=libris_url, concurrency=concurrency)
     loader = _Loader(store, checkpoint, summary, strict, progress)
     seen = 0
-    for batch in _batched(feed, batch_size):
+    for batch in batched(feed, batch_size):
         seen = loader.skip_many(feed.skipped, seen)
         loader.commit(batch, {"position": feed.position.as_dict() if feed.position else None})
     loader.skip_many(feed.skipped, seen)

@@ -115,6 +115,7 @@ def make_session(
     max_retry_after: float = MAX_RETRY_AFTER,
     timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
     user_agent: str = USER_AGENT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> requests.Session:
     """Build the shared session.
 
@@ -123,6 +124,7 @@ def make_session(
     :param rate_limit: requests per second per host, ``None`` for no limit.
     :param retries: retries on connection errors, 429 and 5xx.
     :param max_retry_after: a ``Retry-After`` longer than this fails at once.
+    :param max_bytes: a response announcing a larger body is refused before it is read.
     """
     cls = _session_class(bool(cache), rate_limit is not None)
     kwargs: dict[str, Any] = {}
@@ -158,9 +160,27 @@ def make_session(
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent
+    session.hooks["response"].append(size_guard(max_bytes))
     session.default_timeout = timeout  # type: ignore[attr-defined]
     session.max_redirects = 10
     return session
+
+
+def size_guard(max_bytes: int) -> Callable[..., requests.Response]:
+    """A response hook that refuses a body announced larger than ``max_bytes``.
+
+    Hooks run before requests (or the cache) reads the body, so nothing is downloaded.
+    """
+
+    def check(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            response.close()
+            raise HTTPError(f"{response.url}: response of {int(length)} bytes exceeds the {max_bytes} byte limit",
+                            url=response.url, status=response.status_code)
+        return response
+
+    return check
 
 
 _STATUS_ERRORS: dict[int, type[HTTPError]] = {

@@ -10,8 +10,11 @@ True
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 JSON_TYPES = ("application/ld+json", "application/json", "application/activity+json")
 
@@ -56,3 +59,21 @@ class Record:
         if isinstance(self.data, (bytes, bytearray)):
             return bytes(self.data)
         return self.text().encode("utf-8")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of up to ``size`` items, lazily (constant memory over long iterators).
+
+    >>> list(batched(range(5), 2))
+    [[0, 1], [2, 3], [4]]
+    """
+    if size < 1:
+        raise ValueError("batch size must be at least 1")
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

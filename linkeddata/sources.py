@@ -92,7 +92,7 @@ def load_sources(
     *,
     format: str | None = None,
     graph: str | None = None,
-    bulk: bool = False,
+    bulk: bool | None = None,
     session: Any = None,
     fetch_format: str = "jsonld",
     embellished: bool | None = False,

@@ -40,11 +40,13 @@ import pyoxigraph as ox
 
 from . import jsonld
 from .errors import JsonLdError, LinkedDataError, ParseError, StoreError, StoreLockedError
-from .records import Record
+from .records import Record, batched
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 500
+#: N-Quads/TriG files larger than this load with the bulk loader unless told otherwise.
+BULK_THRESHOLD = 64 * 1024 * 1024
 
 #: File extensions → RDF formats for :meth:`LocalStore.load_file`.
 EXTENSIONS: dict[str, ox.RdfFormat] = {
@@ -116,7 +118,88 @@ _open_stores: dict[Path, LocalStore] = {}
 _open_lock = threading.Lock()
 
 
-class LocalStore:
+def parse_batch(records: Iterable[Record], stats: LoadStats, strict: bool = False
+                ) -> tuple[dict[str, list[ox.Quad]], list[str]]:
+    """Quads per record graph, and the IRIs of tombstones, for one batch.
+
+    The last version of a record in the batch wins. A record that fails to parse is
+    listed in ``stats.skipped`` (or raises :class:`ParseError` with ``strict``). Nothing
+    is written: a batch is parsed completely before a store changes.
+    """
+    latest: dict[str, Record] = {}
+    for record in records:
+        latest.pop(record.iri, None)
+        latest[record.iri] = record
+    graphs: dict[str, list[ox.Quad]] = {}
+    deleted = [iri for iri, r in latest.items() if r.deleted]
+    json_pairs = [(iri, r.data) for iri, r in latest.items() if not r.deleted and r.is_json]
+    for iri, r in latest.items():
+        if r.deleted or r.is_json:
+            continue
+        try:
+            graphs[iri] = record_rdf_quads(r)
+        except LinkedDataError as exc:
+            _skip(stats, iri, exc, strict)
+    graphs.update(_json_graphs(json_pairs, stats, strict))
+    return graphs, deleted
+
+
+def _skip(stats: LoadStats, iri: str, exc: Exception, strict: bool) -> None:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if strict:
+        raise ParseError(reason if iri in reason else f"record {iri}: {reason}") from exc
+    log.warning("skipped record %s: %s", iri, reason)
+    stats.skipped.append((iri, reason))
+
+
+class RecordLoader:
+    """Loading records into named graphs, shared by local and remote stores.
+
+    A subclass provides :meth:`replace_graphs`, which replaces each named graph with
+    its quads and drops the ``deleted`` graphs, as one unit where the store allows.
+    """
+
+    def replace_graphs(self, graphs: dict[str, list[ox.Quad]], deleted: Iterable[str] = ()) -> int:
+        """Replace graphs and drop ``deleted`` ones; return the number of quads added."""
+        raise NotImplementedError
+
+    def _writable(self) -> None:
+        """Raise :class:`StoreError` when the store is read-only."""
+
+    def load_records(
+        self,
+        records: Iterable[Record],
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        progress: Callable[[int], None] | None = None,
+        strict: bool = False,
+        on_batch: Callable[[LoadStats], None] | None = None,
+    ) -> LoadStats:
+        """Load records, one named graph each, in transactional batches.
+
+        :param progress: called with the number of records of each committed batch.
+        :param strict: raise on the first record that fails instead of skipping it.
+        :param on_batch: called after each committed batch (checkpoints hook in here).
+        """
+        self._writable()
+        total = LoadStats()
+        for batch in batched(records, batch_size):
+            started = time.perf_counter()
+            stats = LoadStats(batches=1)
+            graphs, deleted = parse_batch(batch, stats, strict)
+            stats.triples = self.replace_graphs(graphs, deleted)
+            stats.records = len(graphs)
+            stats.deleted = len(deleted)
+            stats.seconds = time.perf_counter() - started
+            total.add(stats)
+            if on_batch is not None:
+                on_batch(stats)
+            if progress is not None:
+                progress(len(batch))
+        return total
+
+
+class LocalStore(RecordLoader):
     """An Oxigraph store with record-graph semantics. Use :func:`open_store` to get one."""
 
     def __init__(self, inner: ox.Store, path: Path | None = None, read_only: bool = False):
@@ -211,71 +294,13 @@ class LocalStore:
             self.inner.extend(quads)
             return len(quads)
 
-    def load_records(
-        self,
-        records: Iterable[Record],
-        *,
-        batch_size: int = DEFAULT_BATCH,
-        progress: Callable[[int], None] | None = None,
-        strict: bool = False,
-        on_batch: Callable[[LoadStats], None] | None = None,
-    ) -> LoadStats:
-        """Load records, one named graph each, in transactional batches.
-
-        :param progress: called with the number of records of each committed batch.
-        :param strict: raise on the first record that fails instead of skipping it.
-        :param on_batch: called after each committed batch (checkpoints hook in here).
-        """
-        total = LoadStats()
-        for batch in _batches(records, batch_size):
-            stats = self._load_batch(batch, strict)
-            total.add(stats)
-            if on_batch is not None:
-                on_batch(stats)
-            if progress is not None:
-                progress(len(batch))
-        return total
-
-    def _load_batch(self, batch: list[Record], strict: bool) -> LoadStats:
-        started = time.perf_counter()
-        stats = LoadStats(batches=1)
-        latest: dict[str, Record] = {}
-        for record in batch:  # the last version of a record in a batch wins
-            latest.pop(record.iri, None)
-            latest[record.iri] = record
-        graphs: dict[str, list[ox.Quad]] = {}
-        deleted = [iri for iri, r in latest.items() if r.deleted]
-        json_pairs = [(iri, r.data) for iri, r in latest.items() if not r.deleted and r.is_json]
-        for iri, r in latest.items():
-            if r.deleted or r.is_json:
-                continue
-            try:
-                graphs[iri] = record_rdf_quads(r)
-            except LinkedDataError as exc:
-                self._skip(stats, iri, exc, strict)
-        for iri, quads in _json_graphs(json_pairs, stats, strict, self._skip).items():
-            graphs[iri] = quads
-        stats.triples = self.replace_graphs(graphs, deleted)
-        stats.records = len(graphs)
-        stats.deleted = len(deleted)
-        stats.seconds = time.perf_counter() - started
-        return stats
-
-    @staticmethod
-    def _skip(stats: LoadStats, iri: str, exc: Exception, strict: bool) -> None:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if strict:
-            raise ParseError(reason if iri in reason else f"record {iri}: {reason}") from exc
-        log.warning("skipped record %s: %s", iri, reason)
-        stats.skipped.append((iri, reason))
-
     def load_file(
         self,
         path: str | Path,
         *,
         format: str | None = None,
         graph: str | None = None,
-        bulk: bool = False,
+        bulk: bool | None = None,
         batch_size: int = DEFAULT_BATCH,
         progress: Callable[[int], None] | None = None,
         strict: bool = False,
@@ -284,8 +309,9 @@ class LocalStore:
 
         * JSON-LD: a record (graph = its record IRI), a list of records, or a
           ``{"@graph": …}`` of records; ``.jsonl``/``.ndjson``: one record per line, streamed.
-        * N-Quads/TriG: the file's own graphs (``bulk=True`` uses the bulk loader:
-          fastest for large dumps, not transactional).
+        * N-Quads/TriG: the file's own graphs, streamed. ``bulk=True`` uses the bulk loader
+          (fastest, constant memory, not transactional); ``None`` (default) chooses it for
+          files over :data:`BULK_THRESHOLD` bytes.
         * Turtle, N-Triples, RDF/XML, N3: into ``graph``, else into the record the
           data describes (a subject with ``kbv:mainEntity``), else the default graph.
         """
@@ -301,6 +327,8 @@ class LocalStore:
             return self.load_records(_json_file_records(path, graph), batch_size=batch_size, progress=progress,
                                      strict=strict)
         if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG) and graph is None:
+            if bulk is None:
+                bulk = path.stat().st_size > BULK_THRESHOLD
             before = len(self.inner)
             try:
                 with self._write_lock:
@@ -342,19 +370,7 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    batch: list[Record] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _json_graphs(pairs: list[tuple[str, Any]], stats: LoadStats, strict: bool,
-                 skip: Callable[[LoadStats, str, Exception, bool], None]) -> dict[str, list[ox.Quad]]:
+def _json_graphs(pairs: list[tuple[str, Any]], stats: LoadStats, strict: bool) -> dict[str, list[ox.Quad]]:
     """Parse JSON-LD records together; on failure, one by one to isolate the bad ones."""
     if not pairs:
         return {}
@@ -363,7 +379,7 @@ def _json_graphs(pairs: list[tuple[str, Any]], stats: LoadStats, strict: bool,
         return _group(jsonld.record_quads(docs))
     except (JsonLdError, ParseError) as exc:
         if len(pairs) == 1:
-            skip(stats, pairs[0][0], exc, strict)
+            _skip(stats, pairs[0][0], exc, strict)
             return {}
     graphs: dict[str, list[ox.Quad]] = {}
     for iri, doc in pairs:
@@ -371,7 +387,7 @@ def _json_graphs(pairs: list[tuple[str, Any]], stats: LoadStats, strict: bool,
             graphs.update(_group(jsonld.record_quads([(iri, _as_json(doc, iri))])))
             graphs.setdefault(iri, [])
         except (JsonLdError, ParseError) as exc:
-            skip(stats, iri, exc, strict)
+            _skip(stats, iri, exc, strict)
     return graphs
 
 
@@ -394,6 +410,10 @@ def _group(quads: list[ox.Quad]) -> dict[str, list[ox.Quad]]:
 
 
 def _parse_rdf(data: bytes, fmt: ox.RdfFormat, source: str, base: str | None = None) -> list[ox.Quad]:
+    if fmt == ox.RdfFormat.RDF_XML and b"<!ENTITY" in data:
+        # pyoxigraph's RDF/XML parser expands internal entities: refuse DTD entity
+        # declarations instead of risking an exponential "billion laughs" expansion.
+        raise ParseError(f"{source}: RDF/XML with DTD entity declarations is refused")
     try:
         return list(ox.parse(data, format=fmt, base_iri=base))
     except (SyntaxError, ValueError) as exc:

@@ -8,7 +8,6 @@ import pytest
 
 from linkeddata.build import load_config, run_build
 from linkeddata.errors import ConfigError
-from linkeddata.query import results_to_records, run_query
 from linkeddata.store import open_store
 
 

@@ -28,11 +28,12 @@ def register(group: click.Group) -> None:
 @store_option(required=True)
 @click.option("--format", "fmt", help="RDF format of local files (ttl, nt, nq, trig, rdf, jsonld); default: by extension.")
 @click.option("--graph", help="Named graph IRI for files that do not name their record.")
-@click.option("--bulk", is_flag=True, help="Use the bulk loader for N-Quads/TriG dumps (fast, not transactional).")
+@click.option("--bulk/--no-bulk", default=None,
+              help="Bulk loader for N-Quads/TriG dumps (fast, not transactional); default: for files over 64 MB.")
 @click.option("--batch-size", default=500, show_default=True, help="Records per transaction.")
 @click.option("--strict", is_flag=True, help="Fail on the first bad record instead of skipping it.")
 @quiet_option
-def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | None, bulk: bool, batch_size: int,
+def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | None, bulk: bool | None, batch_size: int,
          strict: bool, quiet: bool) -> None:
     """Load files, folders, URLs or Libris ids into the store (one named graph per record).
 

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ..resources import asset_path
-from .server import Request, Response, Route, Service
+from .server import Request, Response, Service
 
 log = logging.getLogger(__name__)
 
