@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -46,8 +45,7 @@ import pyoxigraph as ox
 from . import http
 from .errors import ConfigError, HTTPError, LinkedDataError, QueryError, StoreError
 from .query import PREFIXES, resolve_query, with_values
-from .records import Record
-from .store import DEFAULT_BATCH, LoadStats, LocalStore, _batches, _iri, _json_graphs, open_store, record_rdf_quads
+from .store import LocalStore, RecordLoader, _iri, open_store
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +79,12 @@ def _with_prefixes(text: str) -> str:
     return "".join(f"PREFIX {p}: <{PREFIXES[p]}>\n" for p in missing) + text
 
 
-class RemoteStore:
+class RemoteStore(RecordLoader):
     """A store on a SPARQL 1.1 server (Oxigraph, Fuseki, Virtuoso, GraphDB…).
+
+    ``load_records`` (from :class:`~linkeddata.store.RecordLoader`) has the local
+    store's semantics: reloading replaces a record's graph, tombstones drop it, bad
+    records are skipped (or raise with ``strict=True``); each batch is one atomic update.
 
     :param url: the server's base URL, e.g. ``http://127.0.0.1:7878``.
     :param query_endpoint: SPARQL query endpoint (absolute or relative to ``url``; default ``/query``).
@@ -354,56 +356,6 @@ class RemoteStore:
         if parts:
             self.update(" ;\n".join(parts) + "\n")
         return count
-
-    def load_records(
-        self,
-        records: Iterable[Record],
-        *,
-        batch_size: int = DEFAULT_BATCH,
-        progress: Callable[[int], None] | None = None,
-        strict: bool = False,
-        on_batch: Callable[[LoadStats], None] | None = None,
-    ) -> LoadStats:
-        """Load records, one named graph each, one atomic SPARQL Update per batch.
-
-        Same semantics as :meth:`LocalStore.load_records`: reloading replaces a
-        record's graph, tombstones drop it, bad records are skipped (or raise with
-        ``strict=True``) and never half-loaded.
-        """
-        self._writable()
-        total = LoadStats()
-        for batch in _batches(records, batch_size):
-            stats = self._load_batch(batch, strict)
-            total.add(stats)
-            if on_batch is not None:
-                on_batch(stats)
-            if progress is not None:
-                progress(len(batch))
-        return total
-
-    def _load_batch(self, batch: list[Record], strict: bool) -> LoadStats:
-        started = time.perf_counter()
-        stats = LoadStats(batches=1)
-        latest: dict[str, Record] = {}
-        for record in batch:
-            latest.pop(record.iri, None)
-            latest[record.iri] = record
-        graphs: dict[str, list[ox.Quad]] = {}
-        deleted = [iri for iri, r in latest.items() if r.deleted]
-        json_pairs = [(iri, r.data) for iri, r in latest.items() if not r.deleted and r.is_json]
-        for iri, r in latest.items():
-            if r.deleted or r.is_json:
-                continue
-            try:
-                graphs[iri] = record_rdf_quads(r)
-            except LinkedDataError as exc:
-                LocalStore._skip(stats, iri, exc, strict)
-        graphs.update(_json_graphs(json_pairs, stats, strict, LocalStore._skip))
-        stats.triples = self.replace_graphs(graphs, deleted)
-        stats.records = len(graphs)
-        stats.deleted = len(deleted)
-        stats.seconds = time.perf_counter() - started
-        return stats
 
 
 def _as_query_triples(data: bytes) -> Any:

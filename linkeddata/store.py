@@ -529,6 +529,7 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Local
         if resolved.exists() and not resolved.is_dir():
             raise StoreError(f"{path} is a file, not a store directory")
         try:
+            resolved.parent.mkdir(parents=True, exist_ok=True)
             inner = ox.Store(str(resolved))
         except OSError as exc:
             if "lock" in str(exc).lower():
