@@ -81,56 +81,21 @@ def _nquads_file(size: int, workdir: Path) -> Path:
     return path
 
 
-def scenario_load_store(size: int, workdir: Path, flush_each_batch: bool = False) -> dict[str, Any]:
+def scenario_load_store(size: int, workdir: Path) -> dict[str, Any]:
+    """KBV JSON-LD records → an on-disk store through ``LocalStore.load_records``."""
     from linkeddata.store import open_store
 
     _jsonl_file(size, workdir)
     with tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
         store = open_store(Path(tmp) / "kg")
-        on_batch = (lambda _stats: store.inner.flush()) if flush_each_batch else None
         started = time.perf_counter()
-        stats = store.load_records(_records(size, workdir), batch_size=BATCH, on_batch=on_batch)
+        stats = store.load_records(_records(size, workdir), batch_size=BATCH)
         store.flush()
         seconds = time.perf_counter() - started
         triples = len(store.inner)
         store.close()
         del store
     return {"records": stats.records, "triples": triples, "seconds": seconds, "skipped": len(stats.skipped)}
-
-
-_ORIGINAL_REPLACE: list[Any] = []
-
-
-def _fresh_graphs_bulk_extend(self: Any, graphs: dict[str, list[Any]], deleted: Any = ()) -> int:
-    """A candidate ``LocalStore.replace_graphs``: graphs not yet in the store go in with
-    ``bulk_extend`` (no transaction), the others are replaced as before."""
-    import pyoxigraph as ox
-
-    fresh = {g: q for g, q in graphs.items() if not self.inner.contains_named_graph(ox.NamedNode(g))}
-    rest = {g: q for g, q in graphs.items() if g not in fresh}
-    added = _ORIGINAL_REPLACE[0](self, rest, deleted) if rest or deleted else 0
-    quads = [q for qs in fresh.values() for q in qs]
-    if quads:
-        self.inner.bulk_extend(quads)
-    return added + len(quads)
-
-
-def scenario_load_store_bulk_extend(size: int, workdir: Path) -> dict[str, Any]:
-    """``load-store`` with the candidate replace_graphs above (what store.py could do)."""
-    from linkeddata.store import LocalStore
-
-    original = LocalStore.replace_graphs
-    _ORIGINAL_REPLACE[:] = [original]
-    LocalStore.replace_graphs = _fresh_graphs_bulk_extend  # type: ignore[method-assign]
-    try:
-        return scenario_load_store(size, workdir)
-    finally:
-        LocalStore.replace_graphs = original  # type: ignore[method-assign]
-
-
-def scenario_load_store_flush(size: int, workdir: Path) -> dict[str, Any]:
-    """``load-store`` flushing the store after every batch (bounds RocksDB memtables)."""
-    return scenario_load_store(size, workdir, flush_each_batch=True)
 
 
 def scenario_load_bulk(size: int, workdir: Path) -> dict[str, Any]:
@@ -244,8 +209,6 @@ def scenario_cache(size: int, workdir: Path) -> dict[str, Any]:
 SCENARIOS = {
     "prepare": scenario_prepare,
     "load-store": scenario_load_store,
-    "load-store-bx": scenario_load_store_bulk_extend,
-    "load-store-flush": scenario_load_store_flush,
     "load-bulk": scenario_load_bulk,
     "load-pyld": scenario_load_pyld,
     "query": scenario_query,
@@ -292,16 +255,6 @@ def summarise(size: int, res: dict[str, dict[str, Any]], rows: list[dict[str, An
         _row(rows, size, "load-bulk triples/s", f"{_rate(bulk):,.0f}")
     if "triples" in pyld:
         _row(rows, size, "pyld+rdflib triples/s", f"{_rate(pyld):,.0f}", note=f"first {pyld['records']} records")
-    bx = res.get("load-store-bx", {})
-    if "triples" in bx:
-        _row(rows, size, "load-store-bx triples/s", f"{_rate(bx):,.0f}",
-             note="candidate: bulk_extend for fresh graphs")
-        if "triples" in bulk:
-            ratio = _rate(bx) / _rate(bulk)
-            _row(rows, size, "load-bx vs bulk_load", f"{ratio:.2f}x", ">= 0.5x", ratio >= TARGETS["load vs bulk_load"])
-        if "triples" in pyld:
-            ratio = _rate(bx) / _rate(pyld)
-            _row(rows, size, "load-bx vs pyld+rdflib", f"{ratio:.1f}x", ">= 8x", ratio >= TARGETS["load vs pyld+rdflib"])
     if "triples" in store and "triples" in bulk:
         ratio = _rate(store) / _rate(bulk)
         _row(rows, size, "load vs bulk_load", f"{ratio:.2f}x", ">= 0.5x", ratio >= TARGETS["load vs bulk_load"])
@@ -343,7 +296,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--sizes", default="1000,5000", help="generated bibliographic records per corpus")
-    parser.add_argument("--scenarios", default=",".join(n for n in SCENARIOS if n not in ("prepare", "load-store-flush")),
+    parser.add_argument("--scenarios", default=",".join(n for n in SCENARIOS if n != "prepare"),
                         help="comma-separated subset")
     parser.add_argument("--no-memory", action="store_true", help="skip the 10x-records memory run")
     parser.add_argument("--json", dest="json_out", type=Path, help="also write the results here")
@@ -380,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             small = sizes[0]
             run_child("prepare", small * 10, workdir, args.timeout)
             results["memory"] = {"size": small}
-            for variant in ("load-store", "load-store-flush"):
+            for variant in ("load-store",):
                 base = results["sizes"][small].get(variant) or run_child(variant, small, workdir, args.timeout)
                 big = run_child(variant, small * 10, workdir, args.timeout)
                 results["memory"][variant] = {"x1": base, "x10": big}

@@ -50,6 +50,7 @@ from requests.auth import AuthBase
 
 from .config import service_url
 from .errors import AuthError, ConfigError, ServiceUnavailableError
+from .http import MAX_RETRY_AFTER, RETRY_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ ENV_SIGEL = "LINKEDDATA_SIGEL"
 ENV_CREDENTIALS = "LINKEDDATA_CREDENTIALS"
 #: Never renew earlier than this many seconds before expiry (short tokens renew at 80 %).
 MAX_LEEWAY = 60.0
+#: Attempts at the token endpoint on 429, 5xx or connection failures.
+TOKEN_ATTEMPTS = 3
 
 
 def credentials_path(env: Mapping[str, str] | None = None) -> Path:
@@ -211,7 +214,24 @@ class LibrisAuth(AuthBase):
         return time.time() >= float(expires_at) - self._leeway()
 
     def fetch_token(self) -> dict[str, Any]:
-        """Fetch a fresh token now (``client_credentials`` grant); returns it without logging it."""
+        """Fetch a fresh token now (``client_credentials`` grant); returns it without logging it.
+
+        The token request is a POST, which the session does not retry; asking for a token
+        is safe to repeat, so 429, 5xx and connection failures are retried here, up to
+        :data:`TOKEN_ATTEMPTS` times, honouring ``Retry-After`` (bounded).
+        """
+        for attempt in range(1, TOKEN_ATTEMPTS + 1):
+            try:
+                return self._fetch_token_once()
+            except ServiceUnavailableError as exc:
+                if attempt == TOKEN_ATTEMPTS:
+                    raise
+                delay = min(getattr(exc, "retry_after", None) or 0.5 * 2 ** (attempt - 1), MAX_RETRY_AFTER)
+                log.info("token request failed (%s); trying again in %.1f s", exc, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch_token_once(self) -> dict[str, Any]:
         cls = _client_class()
         client = cls(self.session, client_id=self.client_id, client_secret=self.__secret,
                      token_endpoint_auth_method="client_secret_post", token_endpoint=self.token_url)
@@ -224,6 +244,11 @@ class LibrisAuth(AuthBase):
                                           url=self.token_url) from None
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
+            if status in RETRY_STATUSES:
+                error = ServiceUnavailableError(f"token request at {self.token_url} failed (HTTP {status})",
+                                                url=self.token_url, status=status)
+                error.retry_after = _retry_after(exc.response)  # type: ignore[attr-defined]
+                raise error from None
             raise self._token_error(status, "") from None
         except Exception as exc:  # authlib OAuthError or a malformed answer
             code = getattr(exc, "error", None) or type(exc).__name__
@@ -299,3 +324,18 @@ def make_auth(client_id: str | None = None, client_secret: str | None = None, to
     return LibrisAuth(creds["client_id"], creds["client_secret"],
                       token_url=token_url or creds.get("token_url") or None, session=session,
                       sigel=sigel or os.environ.get(ENV_SIGEL) or creds.get("sigel"))
+
+
+def _retry_after(response: Any) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or HTTP-date), if any."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -50,6 +50,9 @@ MAX_RETRY_AFTER = 120.0
 #: Refuse bodies larger than this unless a caller raises the limit.
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Times a body that arrives cut short is fetched again (idempotent methods only).
+BODY_RETRIES = 2
 
 
 class BoundedRetry(Retry):
@@ -150,7 +153,7 @@ def make_session(
         backoff_factor=backoff_factor,
         backoff_max=30,
         status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}),
+        allowed_methods=IDEMPOTENT,
         respect_retry_after_header=True,
         raise_on_status=False,
         raise_on_redirect=False,
@@ -233,9 +236,27 @@ def request(
 
     Network failures, timeouts, redirect loops and bodies larger than ``max_bytes``
     become :class:`ServiceUnavailableError`/:class:`HTTPError` with a one-line message.
+    A body cut short (the connection dropped mid-response) is fetched again, up to
+    :data:`BODY_RETRIES` times, for idempotent methods.
     """
+    attempts = BODY_RETRIES + 1 if method.upper() in IDEMPOTENT else 1
+    for attempt in range(attempts):
+        try:
+            return _request_once(session, method, url, ok=ok, what=what, max_bytes=max_bytes, **kwargs)
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            if attempt == attempts - 1:
+                raise ServiceUnavailableError(f"{url}: response cut short ({_reason(exc)})", url=url) from exc
+            log.info("%s: response cut short, fetching again", url)
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _request_once(session: requests.Session, method: str, url: str, *, ok: tuple[int, ...], what: str | None,
+                  max_bytes: int, **kwargs: Any) -> requests.Response:
     try:
         response = session.request(method, url, **kwargs)
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+        raise
     except requests.TooManyRedirects as exc:
         raise HTTPError(f"{url}: too many redirects", url=url) from exc
     except requests.Timeout as exc:
@@ -256,15 +277,3 @@ def request(
 def _reason(exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]
-
-
-def retry_call(func: Callable[[], Any], attempts: int = 3, delay: float = 0.5) -> Any:
-    """Call ``func`` up to ``attempts`` times while it raises :class:`ServiceUnavailableError`."""
-    for attempt in range(attempts):
-        try:
-            return func()
-        except ServiceUnavailableError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(delay * (2**attempt))
-    return None  # pragma: no cover

@@ -31,6 +31,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,9 @@ class RecordLoader:
     def _writable(self) -> None:
         """Raise :class:`StoreError` when the store is read-only."""
 
+    def flush(self) -> None:
+        """Make written batches durable (no-op where the store does it itself)."""
+
     def load_records(
         self,
         records: Iterable[Record],
@@ -177,25 +181,44 @@ class RecordLoader:
     ) -> LoadStats:
         """Load records, one named graph each, in transactional batches.
 
+        The next batch is read and parsed in a background thread while the current one
+        is written, so fetching, JSON-LD parsing and writing overlap; at most two
+        batches are in memory. On-disk stores are flushed after every batch, which
+        keeps memory flat however many records stream through.
+
         :param progress: called with the number of records of each committed batch.
         :param strict: raise on the first record that fails instead of skipping it.
         :param on_batch: called after each committed batch (checkpoints hook in here).
         """
         self._writable()
         total = LoadStats()
-        for batch in batched(records, batch_size):
+        batches = batched(records, batch_size)
+
+        def parse_next() -> tuple[list[Record], dict[str, list[ox.Quad]], list[str], LoadStats, float] | None:
+            batch = next(batches, None)
+            if batch is None:
+                return None
             started = time.perf_counter()
             stats = LoadStats(batches=1)
             graphs, deleted = parse_batch(batch, stats, strict)
-            stats.triples = self.replace_graphs(graphs, deleted)
-            stats.records = len(graphs)
-            stats.deleted = len(deleted)
-            stats.seconds = time.perf_counter() - started
-            total.add(stats)
-            if on_batch is not None:
-                on_batch(stats)
-            if progress is not None:
-                progress(len(batch))
+            return batch, graphs, deleted, stats, time.perf_counter() - started
+
+        with ThreadPoolExecutor(1, thread_name_prefix="linkeddata-parse") as pool:
+            pending = pool.submit(parse_next)
+            while (parsed := pending.result()) is not None:
+                pending = pool.submit(parse_next)
+                batch, graphs, deleted, stats, parse_seconds = parsed
+                started = time.perf_counter()
+                stats.triples = self.replace_graphs(graphs, deleted)
+                self.flush()
+                stats.records = len(graphs)
+                stats.deleted = len(deleted)
+                stats.seconds = parse_seconds + time.perf_counter() - started
+                total.add(stats)
+                if on_batch is not None:
+                    on_batch(stats)
+                if progress is not None:
+                    progress(len(batch))
         return total
 
 
@@ -284,15 +307,30 @@ class LocalStore(RecordLoader):
             return True
 
     def replace_graphs(self, graphs: dict[str, list[ox.Quad]], deleted: Iterable[str] = ()) -> int:
-        """Replace each graph with its quads and drop ``deleted`` graphs; returns quads added."""
+        """Replace each graph with its quads and drop ``deleted`` graphs; returns quads added.
+
+        Graphs already in the store are replaced, and ``deleted`` ones dropped, in one
+        SPARQL Update: atomic, so a reader sees the old or the new record, never a mix.
+        Graphs not yet in the store are written with the bulk writer, which is several
+        times faster but not transactional: a process killed during it can leave part of
+        a *new* record behind, which the next load of that batch replaces (harvests do
+        this by themselves, resuming from the last committed batch).
+        """
         self._writable()
         with self._write_lock:
-            drops = [*graphs, *deleted]
+            existing = {g: qs for g, qs in graphs.items() if self.inner.contains_named_graph(ox.NamedNode(g))}
+            drops = [*existing, *deleted]
             if drops:
-                self.inner.update("".join(f"DROP SILENT GRAPH <{_iri(g)}> ;\n" for g in drops).rstrip(";\n"))
-            quads = [q for qs in graphs.values() for q in qs]
-            self.inner.extend(quads)
-            return len(quads)
+                operations = [f"DROP SILENT GRAPH <{_iri(g)}>" for g in drops]
+                inserts = " ".join(f"GRAPH <{_iri(g)}> {{ {' '.join(f'{q.subject} {q.predicate} {q.object} .' for q in qs)} }}"
+                                   for g, qs in existing.items() if qs)
+                if inserts:
+                    operations.append(f"INSERT DATA {{ {inserts} }}")
+                self.inner.update(" ;\n".join(operations))
+            fresh = [q for g, qs in graphs.items() if g not in existing for q in qs]
+            if fresh:
+                self.inner.bulk_extend(fresh)
+            return sum(len(qs) for qs in graphs.values())
 
     def load_file(
         self,

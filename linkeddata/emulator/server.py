@@ -360,13 +360,16 @@ class _Handler(BaseHTTPRequestHandler):
             if key.lower() != "content-length":
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if truncate:
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
+        try:
+            self.end_headers()
+            if truncate:
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts, slow faults)
             self.close_connection = True
-            return
-        self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
 
