@@ -41,7 +41,7 @@ INSTANCE_TYPES = ("Instance", "Print", "Electronic", "PhysicalResource", "Digita
 DEFAULT_CONFIG = Path(__file__).with_name("default-build.toml")
 
 _KNOWN = {
-    "libris": {"ids", "find", "holdings", "embellished", "concurrency", "profile"},
+    "libris": {"ids", "find", "holdings", "holdings_full", "embellished", "concurrency", "profile"},
     "organisations": {"libraries", "isil_queries", "isils"},
 }
 
@@ -66,7 +66,7 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
 class BuildResult:
     """What a build did."""
 
-    store: Path | None
+    store: Path | str | None
     records: int = 0
     holdings: int = 0
     organisations: int = 0
@@ -96,20 +96,22 @@ def _bib_records(config: dict[str, Any], session: Any) -> Iterator[Record]:
 
     libris = config.get("libris", {})
     embellished = bool(libris.get("embellished", False))
+    profile = libris.get("profile") or None
     for spec in libris.get("find", []):
         params = {"q": spec.get("q", "*"), **{k: str(v) for k, v in spec.get("filters", {}).items()}}
-        yield from iter_find(params, max_items=spec.get("max"), session=session, full=True,
-                             concurrency=int(libris.get("concurrency", 4)))
+        yield from iter_find(params, max_items=spec.get("max"), session=session, full=True, embellished=embellished,
+                             profile=profile, concurrency=int(libris.get("concurrency", 4)))
     for ident in libris.get("ids", []):
-        yield fetch_record(ident, embellished=embellished, session=session)
+        yield fetch_record(ident, embellished=embellished, profile=profile, session=session)
 
 
 def _holdings_of(instances: Iterable[str], config: dict[str, Any], session: Any) -> Iterator[Record]:
     from .libris.find import iter_find
 
     libris = config.get("libris", {})
+    full = bool(libris.get("holdings_full", False))
     for instance in instances:
-        yield from iter_find({"q": "*", "@type": "Item", "itemOf.@id": instance}, session=session, full=True,
+        yield from iter_find({"q": "*", "@type": "Item", "itemOf.@id": instance}, session=session, full=full,
                              concurrency=int(libris.get("concurrency", 4)))
 
 
@@ -154,7 +156,7 @@ def run_build(
     session = session or make_session()
     started = time.perf_counter()
     st = store if isinstance(store, LocalStore) else open_store(store)
-    result = BuildResult(st.path)
+    result = BuildResult(st.path or getattr(st, "url", None))
     stats = LoadStats()
 
     stats.add(st.load_records(_bib_records(config, session), progress=progress))

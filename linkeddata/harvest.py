@@ -150,8 +150,11 @@ def harvest_find(store: Any, params: FindQuery | Mapping[str, Any] | Iterable[tu
                  page_size: int = 200, max_items: int | None = None, full: bool = False, concurrency: int = 4,
                  batch_size: int = DEFAULT_BATCH, resume: bool = True, strict: bool = False,
                  session: requests.Session | None = None, base_url: str | None = None,
-                 progress: Progress = None) -> HarvestSummary:
+                 progress: Progress = None, embellished: bool = False, profile: str | None = None) -> HarvestSummary:
     """Load every hit of a ``/find`` query into ``store`` (a LocalStore or a path).
+
+    With ``full``, each hit is fetched with the record API, ``embellished`` or not, in
+    any ``profile``.
 
     Resumes at the saved offset unless ``resume=False``; a completed harvest starts over.
     Stops with a warning at the 10000-hit search window (split the query).
@@ -160,7 +163,8 @@ def harvest_find(store: Any, params: FindQuery | Mapping[str, Any] | Iterable[tu
     pairs = params.params() if isinstance(params, FindQuery) else (
         list(params.items()) if isinstance(params, Mapping) else list(params))
     pairs = [(str(k), str(v)) for k, v in pairs]
-    store, checkpoint, summary = _start("find", store, {"params": pairs, "full": full, "max_items": max_items}, resume)
+    store, checkpoint, summary = _start("find", store, {"params": pairs, "full": full, "max_items": max_items,
+                                                        "embellished": embellished, "profile": profile}, resume)
     if checkpoint.completed:
         checkpoint.state, checkpoint.completed = {}, False
     offset = int(checkpoint.state.get("offset", 0))
@@ -170,7 +174,7 @@ def harvest_find(store: Any, params: FindQuery | Mapping[str, Any] | Iterable[tu
         return _finish(loader, started)
     results = iter_find(pairs, page_size=page_size, max_items=remaining, offset=offset,
                         session=session or make_session(cache=False), base_url=base_url, full=full,
-                        concurrency=concurrency)
+                        concurrency=concurrency, embellished=embellished, profile=profile)
     seen = 0
     for batch in batched(results, batch_size):
         seen = loader.skip_many(results.skipped, seen)

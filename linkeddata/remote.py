@@ -43,7 +43,7 @@ from urllib.parse import urljoin, urlsplit
 import pyoxigraph as ox
 
 from . import http
-from .errors import ConfigError, HTTPError, LinkedDataError, QueryError, StoreError
+from .errors import ConfigError, HTTPError, QueryError, StoreError
 from .query import PREFIXES, resolve_query, with_values
 from .store import LocalStore, RecordLoader, _iri, open_store
 

@@ -9,7 +9,6 @@ those of a store built once without faults. At least 20 children are really kill
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import signal

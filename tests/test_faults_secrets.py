@@ -34,7 +34,7 @@ def login(emu):
 
 FAULTS = {
     "503": dict(kind="status", status=503),
-    "500-with-echo": dict(kind="status", status=500, body=f'{{"error": "server_error", "echo": "client_secret"}}',
+    "500-with-echo": dict(kind="status", status=500, body='{"error": "server_error", "echo": "client_secret"}',
                           content_type="application/json"),
     "reset": dict(kind="reset"),
     "html": dict(kind="html"),

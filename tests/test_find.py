@@ -158,3 +158,17 @@ def test_full_fetch_preserves_order(emu, session):
                           concurrency=4))
     assert [r.iri for r in full] == cards
     assert all(r.source != "find" for r in full)
+
+
+def test_full_fetch_in_a_profile_and_embellished(emulator, session):
+    """Hits fetched in full honour ``profile`` and ``embellished`` (the record API's own options)."""
+    base = emulator.url("libris")
+    mapped = list(iter_find({"q": "*", "@type": "Instance"}, max_items=3, session=session, base_url=base, full=True,
+                            profile="sdo"))
+    assert mapped and all(r.data["@context"] == "https://id.kb.se/sys/context/target/sdo-w3c" for r in mapped)
+    assert all(r.profile == "https://id.kb.se/sys/context/target/sdo-w3c" for r in mapped)
+    plain = list(iter_find({"q": "*", "@type": "Instance"}, max_items=3, session=session, base_url=base, full=True))
+    embellished = list(iter_find({"q": "*", "@type": "Instance"}, max_items=3, session=session, base_url=base,
+                                 full=True, embellished=True))
+    assert [r.iri for r in plain] == [r.iri for r in embellished]
+    assert sum(len(r.data["@graph"]) for r in embellished) > sum(len(r.data["@graph"]) for r in plain)

@@ -68,12 +68,15 @@ def harvest() -> None:
               help="A /find filter, prefixes allowed (not-, or-, and-, exists-, min-, max-, matches-...); repeatable.")
 @click.option("--max", "max_items", type=int, help="Stop after this many hits.")
 @click.option("--full", is_flag=True, help="Fetch each hit's full record (not the search card).")
+@click.option("--embellished/--no-embellished", default=False, show_default=True,
+              help="With --full: fetch records embellished (linked data inlined).")
+@click.option("--profile", help="With --full: fetch records in a profile (sdo, bibo, loc or an IRI).")
 @click.option("--concurrency", default=4, show_default=True, help="Parallel record fetches with --full.")
 @click.option("--page-size", default=200, show_default=True, help="Hits per /find page (at most 4000).")
 @_common
-def find_cmd(query: str, filters: tuple[str, ...], max_items: int | None, full: bool, concurrency: int,
-             page_size: int, store: Path, resume: bool, strict: bool, batch_size: int, rate_limit: float,
-             quiet: bool) -> None:
+def find_cmd(query: str, filters: tuple[str, ...], max_items: int | None, full: bool, embellished: bool,
+             profile: str | None, concurrency: int, page_size: int, store: Path, resume: bool, strict: bool,
+             batch_size: int, rate_limit: float, quiet: bool) -> None:
     """Load every /find hit of QUERY (default: everything) into the store."""
     from ..harvest import harvest_find
     from ..libris.find import parse_filter_args
@@ -83,7 +86,8 @@ def find_cmd(query: str, filters: tuple[str, ...], max_items: int | None, full: 
     with open_store(store) as st, progress_bar(quiet, desc="find", total=max_items) as bar:
         summary = harvest_find(st, params, page_size=page_size, max_items=max_items, full=full,
                                concurrency=concurrency, batch_size=batch_size, resume=resume, strict=strict,
-                               session=_session(rate_limit), progress=bar.update)
+                               session=_session(rate_limit), progress=bar.update, embellished=embellished,
+                               profile=profile)
     _report(summary)
 
 

@@ -239,7 +239,8 @@ class FindResults:
     def __init__(self, params: Iterable[tuple[str, str]] | Mapping[str, Any], *, page_size: int = 200,
                  max_items: int | None = None, offset: int = 0, session: requests.Session | None = None,
                  base_url: str | None = None, full: bool = False, concurrency: int = 4, stats: bool = False,
-                 on_window: str = "warn", max_pages: int = 100_000):
+                 on_window: str = "warn", max_pages: int = 100_000, embellished: bool = False,
+                 profile: str | None = None):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
         if on_window not in ("warn", "error"):
@@ -255,6 +256,8 @@ class FindResults:
         self.session = session or make_session(cache=False)
         self.base_url = service_url("libris", base_url)
         self.full = full
+        self.embellished = embellished
+        self.profile = profile
         self.concurrency = concurrency
         self.stats = stats
         self.on_window = on_window
@@ -343,7 +346,8 @@ class FindResults:
         from .read import fetch_record
 
         def fetch(iri: str) -> Record:
-            return fetch_record(iri, embellished=False, session=self.session, base_url=self.base_url)
+            return fetch_record(iri, embellished=self.embellished, profile=self.profile, session=self.session,
+                                base_url=self.base_url)
 
         for (index, hit), result in zip(good, fetch_many([r.iri for _, r in good], fetch, self.concurrency)):
             if isinstance(result, LinkedDataError):
@@ -387,16 +391,18 @@ class FindResults:
 def iter_find(params: Iterable[tuple[str, str]] | Mapping[str, Any] | FindQuery, *, page_size: int = 200,
               max_items: int | None = None, offset: int = 0, session: requests.Session | None = None,
               base_url: str | None = None, full: bool = False, concurrency: int = 4,
-              on_window: str = "warn") -> FindResults:
+              on_window: str = "warn", embellished: bool = False, profile: str | None = None) -> FindResults:
     """Iterate over the Records matching a ``/find`` query, page by page.
 
     :param params: a :class:`FindQuery` or the pairs from :func:`build_find_params`.
     :param max_items: stop after this many hits.
     :param offset: start at this hit (to resume).
-    :param full: fetch each hit's full record with the record API (``concurrency`` threads).
+    :param full: fetch each hit's full record with the record API (``concurrency`` threads),
+        ``embellished`` or not, in any ``profile`` (name or target-context IRI).
     :param on_window: ``warn`` (stop with a warning) or ``error`` when the 10000-hit window is reached.
     """
     if isinstance(params, FindQuery):
         params = params.params()
     return FindResults(params, page_size=page_size, max_items=max_items, offset=offset, session=session,
-                       base_url=base_url, full=full, concurrency=concurrency, on_window=on_window)
+                       base_url=base_url, full=full, concurrency=concurrency, on_window=on_window,
+                       embellished=embellished, profile=profile)
