@@ -246,8 +246,16 @@ def virtuoso(tmp_path_factory):
 
     if os.environ.get("LINKEDDATA_TEST_VIRTUOSO") != "1":
         pytest.skip("set LINKEDDATA_TEST_VIRTUOSO=1 to test against Virtuoso")
-    if not (shutil.which("virtuoso-t") and shutil.which("isql-vt") and Path(VIRTUOSO_INI).is_file()):
-        pytest.skip("virtuoso-opensource is not installed")
+    def installed() -> bool:
+        return bool(shutil.which("virtuoso-t") and shutil.which("isql-vt") and Path(VIRTUOSO_INI).is_file())
+
+    if not installed() and shutil.which("apt-get") and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "virtuoso-opensource"], env=env, capture_output=True,
+                       timeout=900)
+    if not installed():
+        pytest.skip("virtuoso-opensource is not installed (apt-get install virtuoso-opensource)")
     workdir = tmp_path_factory.mktemp("virtuoso")
     sql_port, http_port = free_port(), free_port()
     ini = Path(VIRTUOSO_INI).read_text("utf-8")
