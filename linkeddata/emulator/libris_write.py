@@ -435,11 +435,19 @@ def add_routes(service: Service, emu: Any) -> None:
 
     # -- create / update / delete ---------------------------------------------
 
-    def create(req: Request) -> Response:
+    def writer(req: Request, id: str | None = None) -> tuple[Any, Any, Any, Response | None]:
+        """The client, active sigel and record IRI of a write request, or the error to answer."""
         client, error = authenticate(req)
         if error:
-            return error
+            return None, None, None, error
         sigel, error = active_sigel(req, client)
+        if error or id is None:
+            return client, sigel, None, error
+        iri, error = resolve_path_id(id)
+        return client, sigel, iri, error
+
+    def create(req: Request) -> Response:
+        client, sigel, _, error = writer(req)
         if error:
             return error
         doc, error = parse_body(req)
@@ -467,13 +475,7 @@ def add_routes(service: Service, emu: Any) -> None:
         return Response(201, b"", {"Location": iri, "ETag": f'"{etag}"'})
 
     def update(req: Request, id: str) -> Response:
-        client, error = authenticate(req)
-        if error:
-            return error
-        sigel, error = active_sigel(req, client)
-        if error:
-            return error
-        iri, error = resolve_path_id(id)
+        client, sigel, iri, error = writer(req, id)
         if error:
             return error
         if_match = req.headers.get("If-Match")
@@ -498,13 +500,7 @@ def add_routes(service: Service, emu: Any) -> None:
         return Response(204, b"", {"Location": iri, "ETag": f'"{etag}"'})
 
     def delete(req: Request, id: str) -> Response:
-        client, error = authenticate(req)
-        if error:
-            return error
-        sigel, error = active_sigel(req, client)
-        if error:
-            return error
-        iri, error = resolve_path_id(id)
+        client, sigel, iri, error = writer(req, id)
         if error:
             return error
         with corpus.lock:
