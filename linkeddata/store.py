@@ -160,8 +160,16 @@ class RecordLoader:
     its quads and drops the ``deleted`` graphs, as one unit where the store allows.
     """
 
-    def replace_graphs(self, graphs: dict[str, list[ox.Quad]], deleted: Iterable[str] = ()) -> int:
-        """Replace graphs and drop ``deleted`` ones; return the number of quads added."""
+    def replace_graphs(self, graphs: dict[str, list[ox.Quad]], deleted: Iterable[str] = (), *,
+                       atomic: bool = True) -> int:
+        """Replace graphs and drop ``deleted`` ones; return the number of quads added.
+
+        ``atomic=False`` allows a faster, non-transactional write (used for dumps).
+        """
+        raise NotImplementedError
+
+    def append_quads(self, quads: list[ox.Quad]) -> int:
+        """Add quads to their graphs without replacing anything; return how many."""
         raise NotImplementedError
 
     def _writable(self) -> None:
@@ -220,6 +228,110 @@ class RecordLoader:
                 if progress is not None:
                     progress(len(batch))
         return total
+
+    def load_file(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        graph: str | None = None,
+        bulk: bool | None = None,
+        batch_size: int = DEFAULT_BATCH,
+        progress: Callable[[int], None] | None = None,
+        strict: bool = False,
+    ) -> LoadStats:
+        """Load a local file.
+
+        * JSON-LD: a record (graph = its record IRI), a list of records, or a
+          ``{"@graph": …}`` of records; ``.jsonl``/``.ndjson``: one record per line, streamed.
+        * N-Quads/TriG (dumps): the file's own graphs, streamed with constant memory; each
+          named graph is replaced when first met, so loading a dump again changes nothing.
+          ``bulk=True`` appends with the store's bulk loader instead (fastest, not
+          transactional, no replacement: for filling a new store); ``None`` (default)
+          chooses it for files over :data:`BULK_THRESHOLD` bytes going into an empty store.
+        * Turtle, N-Triples, RDF/XML, N3: into ``graph``, else into the record the
+          data describes (a subject with ``kbv:mainEntity``), else the default graph.
+        """
+        self._writable()
+        path = Path(path)
+        if not path.is_file():
+            raise ParseError(f"{path}: no such file")
+        if path.suffix.lower() in JSON_LINES and format is None:
+            return self.load_records(_json_lines(path), batch_size=batch_size, progress=progress, strict=strict)
+        fmt = rdf_format(format or path)
+        started = time.perf_counter()
+        if fmt == ox.RdfFormat.JSON_LD:
+            return self.load_records(_json_file_records(path, graph), batch_size=batch_size, progress=progress,
+                                     strict=strict)
+        if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG) and graph is None:
+            if bulk is None:
+                bulk = path.stat().st_size > BULK_THRESHOLD and self._is_empty()
+            added = self._bulk_load(path, fmt) if bulk else None
+            if added is not None:
+                stats = LoadStats(records=1, triples=added, batches=1)
+            else:
+                stats = self._load_dataset(path, fmt, batch_size * 100)  # quads per transaction
+            stats.seconds = time.perf_counter() - started
+            if progress:
+                progress(stats.records)
+            return stats
+        data = path.read_bytes()
+        record = Record(graph or "", data, media_type=fmt.media_type, source=str(path))
+        if not graph:
+            record.iri = _described_record(data, fmt, path) or ""
+        if not record.iri:
+            quads = [ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
+                     for q in _parse_rdf(data, fmt, str(path))]
+            added = self.append_quads(quads)
+            return LoadStats(records=1, triples=added, batches=1, seconds=time.perf_counter() - started)
+        return self.load_records([record], strict=True)
+
+    def _load_dataset(self, path: Path, fmt: ox.RdfFormat, chunk: int) -> LoadStats:
+        """Stream a dataset file: replace each named graph when first met, append the rest.
+
+        Writes are cut at graph boundaries, so a graph written contiguously (as every dump
+        from Oxigraph or linkeddata is) goes to the store in one piece and its blank nodes
+        stay together even on a SPARQL server.
+        """
+        stats = LoadStats()
+        seen: set[str] = set()
+
+        def write(quads: list[ox.Quad]) -> None:
+            first: dict[str, list[ox.Quad]] = {}  # graphs met for the first time: replaced
+            rest: list[ox.Quad] = []  # later parts of those graphs, and the default graph
+            for q in quads:
+                name = q.graph_name
+                if isinstance(name, ox.NamedNode) and name.value not in seen:
+                    first.setdefault(name.value, []).append(q)
+                else:
+                    rest.append(q)
+            seen.update(first)
+            stats.batches += 1
+            stats.triples += self.replace_graphs(first, atomic=False) if first else 0
+            stats.triples += self.append_quads(rest) if rest else 0
+            self.flush()
+
+        pending: list[ox.Quad] = []
+        try:
+            with path.open("rb") as handle:
+                for q in ox.parse(handle, format=fmt):
+                    if len(pending) >= chunk and (q.graph_name != pending[-1].graph_name or len(pending) >= 10 * chunk):
+                        write(pending)
+                        pending = []
+                    pending.append(q)
+        except (SyntaxError, ValueError) as exc:
+            raise ParseError(f"{path}: {_first_line(exc)} (graphs before this point are loaded)") from exc
+        if pending:
+            write(pending)
+        stats.records = len(seen)
+        return stats
+
+    def _is_empty(self) -> bool:
+        return False
+
+    def _bulk_load(self, path: Path, fmt: ox.RdfFormat) -> int | None:
+        """Load a dataset file with the store's own bulk loader (quads added); ``None`` when it has none."""
+        return None
 
 
 class LocalStore(RecordLoader):
@@ -306,7 +418,8 @@ class LocalStore(RecordLoader):
             self.inner.remove_graph(node)
             return True
 
-    def replace_graphs(self, graphs: dict[str, list[ox.Quad]], deleted: Iterable[str] = ()) -> int:
+    def replace_graphs(self, graphs: dict[str, list[ox.Quad]], deleted: Iterable[str] = (), *,
+                       atomic: bool = True) -> int:
         """Replace each graph with its quads and drop ``deleted`` graphs; returns quads added.
 
         Graphs already in the store are replaced, and ``deleted`` ones dropped, in one
@@ -314,10 +427,18 @@ class LocalStore(RecordLoader):
         Graphs not yet in the store are written with the bulk writer, which is several
         times faster but not transactional: a process killed during it can leave part of
         a *new* record behind, which the next load of that batch replaces (harvests do
-        this by themselves, resuming from the last committed batch).
+        this by themselves, resuming from the last committed batch). ``atomic=False``
+        drops the existing graphs first and bulk-writes everything (dumps).
         """
         self._writable()
         with self._write_lock:
+            if not atomic:
+                drops = [g for g in [*graphs, *deleted] if self.inner.contains_named_graph(ox.NamedNode(g))]
+                if drops:
+                    self.inner.update(" ;\n".join(f"DROP SILENT GRAPH <{_iri(g)}>" for g in drops))
+                quads = [q for qs in graphs.values() for q in qs]
+                self.inner.bulk_extend(quads)
+                return len(quads)
             existing = {g: qs for g, qs in graphs.items() if self.inner.contains_named_graph(ox.NamedNode(g))}
             drops = [*existing, *deleted]
             if drops:
@@ -332,65 +453,23 @@ class LocalStore(RecordLoader):
                 self.inner.bulk_extend(fresh)
             return sum(len(qs) for qs in graphs.values())
 
-    def load_file(
-        self,
-        path: str | Path,
-        *,
-        format: str | None = None,
-        graph: str | None = None,
-        bulk: bool | None = None,
-        batch_size: int = DEFAULT_BATCH,
-        progress: Callable[[int], None] | None = None,
-        strict: bool = False,
-    ) -> LoadStats:
-        """Load a local file.
-
-        * JSON-LD: a record (graph = its record IRI), a list of records, or a
-          ``{"@graph": …}`` of records; ``.jsonl``/``.ndjson``: one record per line, streamed.
-        * N-Quads/TriG: the file's own graphs, streamed. ``bulk=True`` uses the bulk loader
-          (fastest, constant memory, not transactional); ``None`` (default) chooses it for
-          files over :data:`BULK_THRESHOLD` bytes.
-        * Turtle, N-Triples, RDF/XML, N3: into ``graph``, else into the record the
-          data describes (a subject with ``kbv:mainEntity``), else the default graph.
-        """
+    def append_quads(self, quads: list[ox.Quad]) -> int:
         self._writable()
-        path = Path(path)
-        if not path.is_file():
-            raise ParseError(f"{path}: no such file")
-        if path.suffix.lower() in JSON_LINES and format is None:
-            return self.load_records(_json_lines(path), batch_size=batch_size, progress=progress, strict=strict)
-        fmt = rdf_format(format or path)
-        started = time.perf_counter()
-        if fmt == ox.RdfFormat.JSON_LD:
-            return self.load_records(_json_file_records(path, graph), batch_size=batch_size, progress=progress,
-                                     strict=strict)
-        if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG) and graph is None:
-            if bulk is None:
-                bulk = path.stat().st_size > BULK_THRESHOLD
-            before = len(self.inner)
-            try:
-                with self._write_lock:
-                    if bulk:
-                        self.inner.bulk_load(path=str(path), format=fmt)
-                    else:
-                        self.inner.load(path=str(path), format=fmt)
-            except (SyntaxError, ValueError, OSError) as exc:
-                raise ParseError(f"{path}: {_first_line(exc)}") from exc
-            stats = LoadStats(records=1, triples=len(self.inner) - before, batches=1,
-                              seconds=time.perf_counter() - started)
-            if progress:
-                progress(1)
-            return stats
-        data = path.read_bytes()
-        record = Record(graph or "", data, media_type=fmt.media_type, source=str(path))
-        if not graph:
-            record.iri = _described_record(data, fmt, path) or ""
-        if not record.iri:
-            quads = _parse_rdf(data, fmt, str(path))
+        with self._write_lock:
+            self.inner.extend(quads)
+        return len(quads)
+
+    def _is_empty(self) -> bool:
+        return len(self.inner) == 0
+
+    def _bulk_load(self, path: Path, fmt: ox.RdfFormat) -> int | None:
+        before = len(self.inner)
+        try:
             with self._write_lock:
-                self.inner.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph()) for q in quads)
-            return LoadStats(records=1, triples=len(quads), batches=1, seconds=time.perf_counter() - started)
-        return self.load_records([record], strict=True)
+                self.inner.bulk_load(path=str(path), format=fmt)
+        except (SyntaxError, ValueError, OSError) as exc:
+            raise ParseError(f"{path}: {_first_line(exc)}") from exc
+        return len(self.inner) - before
 
     def optimize(self) -> None:
         """Compact the on-disk files (after large bulk loads)."""

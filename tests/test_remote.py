@@ -298,3 +298,19 @@ def test_virtuoso_answers_as_locally(virtuoso, local, corpus_records):
     virtuoso.load_records([Record(HOLD, deleted=True)])
     assert HOLD not in virtuoso.graphs()
     assert virtuoso.delete_record(BIB) is True and virtuoso.delete_record(BIB) is False
+
+
+def test_load_files_into_a_server_as_locally(remote, tmp_path):
+    """`linkeddata load FILE --store http://…`: JSON-LD records and N-Quads dumps, reloaded idempotently."""
+    source = open_store(None)
+    source.load_records(fixture_records())
+    dump = tmp_path / "dump.nq"
+    source.dump(dump)
+    for _ in range(2):
+        stats = remote.load_file(dump, batch_size=1)
+        assert stats.records == len(source.graphs())
+    assert remote.canonical_nquads() == source.canonical_nquads()
+    record_file = tmp_path / "record.jsonld"
+    record_file.write_text(json.dumps(fixture_records()[0].data), "utf-8")
+    assert remote.load_file(record_file).records == 1
+    assert remote.canonical_nquads() == source.canonical_nquads()

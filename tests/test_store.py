@@ -107,3 +107,42 @@ def test_other_process_gets_a_clear_lock_error_and_can_read(tmp_path):
     assert "locked store" in out.stdout and "read-only" in out.stdout
     assert out.stdout.strip().endswith("2")
     assert StoreLockedError.__mro__[1].__name__ == "StoreError"
+
+
+def _dump_with_blank_nodes(tmp_path):
+    from linkeddata.emulator.corpus import Corpus
+
+    corpus = Corpus(size=20)
+    source = open_store(None)
+    source.load_records([*records(), *(Record(iri, corpus.get(iri)) for iri in corpus.iter_records())])
+    path = tmp_path / "dump.nq"
+    source.dump(path)
+    assert "_:" in path.read_text("utf-8")  # the records have blank nodes (titles, publications…)
+    return source, path
+
+
+def test_reloading_a_dump_is_idempotent_even_with_blank_nodes(tmp_path):
+    source, path = _dump_with_blank_nodes(tmp_path)
+    store = open_store(None)
+    first = store.load_file(path, batch_size=1)  # 100-quad chunks: graphs span several chunks
+    assert first.records == len(source.graphs()) and first.batches > 10
+    store.load_file(path, batch_size=1)
+    assert store.canonical_nquads() == source.canonical_nquads()
+
+
+def test_a_dump_replaces_the_graphs_it_contains(tmp_path):
+    source, path = _dump_with_blank_nodes(tmp_path)
+    store = open_store(None)
+    stale = {"@graph": [{"@id": BIB, "@type": "Record", "mainEntity": {"@id": BIB + "#it"}},
+                        {"@id": BIB + "#it", "@type": "Print", "responsibilityStatement": "stale"}]}
+    store.load_records([Record(BIB, stale)])
+    store.load_file(path)
+    assert store.canonical_nquads() == source.canonical_nquads()
+
+
+def test_bulk_dump_into_a_new_store(tmp_path):
+    source, path = _dump_with_blank_nodes(tmp_path)
+    store = open_store(tmp_path / "fresh")
+    stats = store.load_file(path, bulk=True)
+    assert stats.triples == source.count_triples()
+    assert store.canonical_nquads() == source.canonical_nquads()
