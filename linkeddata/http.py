@@ -275,5 +275,10 @@ def _request_once(session: requests.Session, method: str, url: str, *, ok: tuple
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """A short reason: the innermost urllib3 cause without the connection-pool preamble."""
+    cause: Any = exc.args[0] if exc.args else exc
+    cause = getattr(cause, "reason", None) or cause
+    text = str(cause).splitlines()[0] if str(cause) else type(exc).__name__
+    if "): " in text:  # "HTTPSConnection(host=…, port=443): Failed to resolve …"
+        text = text.rsplit("): ", 1)[1]
     return text[:200]

@@ -73,3 +73,13 @@ def test_demo_prints_holdings_table(tmp_path):
     again = run("demo", "--store", str(tmp_path / "demo"), "-q")  # idempotent re-run: same counts
     counts = re.compile(r": (.*) triples")
     assert counts.search(again.output).group(1) == counts.search(result.output).group(1)
+
+
+def test_no_cache_after_the_command_and_short_connection_errors(monkeypatch):
+    monkeypatch.setenv("LINKEDDATA_LIBRIS_URL", "http://127.0.0.1:9")
+    proc = subprocess.run([sys.executable, "-m", "linkeddata", "fetch", "k9dt4hbw6p1ncz8", "--no-cache"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "Error: http://127.0.0.1:9/k9dt4hbw6p1ncz8: connection failed "
+        "(Failed to establish a new connection: [Errno 111] Connection refused)"]

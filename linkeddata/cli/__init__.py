@@ -40,6 +40,8 @@ def cli(ctx: click.Context, verbose: int, no_cache: bool) -> None:
     """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if verbose < 2:  # urllib3 warns about every retry; the error that ends the command says enough
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     ctx.ensure_object(dict)
     ctx.obj["cache"] = not no_cache
     ctx.obj["verbose"] = verbose

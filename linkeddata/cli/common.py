@@ -17,7 +17,16 @@ from ..tables import format_table
 
 
 class LinkedDataGroup(click.Group):
-    """A click group that prints library errors as one line and exits 1."""
+    """A click group that prints library errors as one line and exits 1.
+
+    ``--no-cache`` is a group option that is also accepted after the command name
+    (``linkeddata fetch ID --no-cache``), where people naturally type it.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--no-cache" in args[1:]:
+            args = ["--no-cache", *[a for a in args if a != "--no-cache"]]
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
