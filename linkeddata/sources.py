@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import SERVICES, to_canonical_iri
-from .errors import InvalidInputError
+from .errors import InvalidInputError, ParseError
 from .records import Record
 from .store import EXTENSIONS, JSON_LINES, LoadStats, LocalStore
 
@@ -104,6 +104,7 @@ def load_sources(
 
     Remote sources are fetched through ``session`` with content negotiation and loaded
     into the graph of their record IRI; local files as :meth:`LocalStore.load_file` does.
+    In a folder, a file that does not parse is reported in ``skipped`` (fatal with ``strict``).
     """
     total = LoadStats()
     remote: list[str] = []
@@ -112,10 +113,19 @@ def load_sources(
         if kind in ("libris", "url"):
             remote.append(source)
             continue
-        files = [Path(source)] if kind == "file" else list(_files_in(Path(source)))
-        for path in files:
-            total.add(store.load_file(path, format=format, graph=graph, bulk=bulk, batch_size=batch_size,
+        if kind == "file":
+            total.add(store.load_file(Path(source), format=format, graph=graph, bulk=bulk, batch_size=batch_size,
                                       progress=progress, strict=strict))
+            continue
+        for path in _files_in(Path(source)):  # in a folder, a file that does not parse is skipped
+            try:
+                total.add(store.load_file(path, format=format, graph=graph, bulk=bulk, batch_size=batch_size,
+                                          progress=progress, strict=strict))
+            except ParseError as exc:
+                if strict:
+                    raise
+                log.warning("skipped %s", exc)
+                total.skipped.append((str(path), str(exc).splitlines()[0]))
     if remote:
         if session is None:
             from .http import make_session

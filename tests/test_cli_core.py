@@ -83,3 +83,13 @@ def test_no_cache_after_the_command_and_short_connection_errors(monkeypatch):
     assert proc.stderr.splitlines() == [
         "Error: http://127.0.0.1:9/k9dt4hbw6p1ncz8: connection failed "
         "(Failed to establish a new connection: [Errno 111] Connection refused)"]
+
+
+def test_load_a_folder_skips_files_that_do_not_parse(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bib.jsonld").write_text((DATA / "record-bib.jsonld").read_text("utf-8"), "utf-8")
+    (folder / "marc.xml").write_text("<collection><record/></collection>", "utf-8")
+    result = CliRunner().invoke(cli, ["load", str(folder), "--store", str(tmp_path / "kg"), "-q"])
+    assert result.exit_code == 2
+    assert "Loaded 1 records" in result.output and "marc.xml" in result.output
