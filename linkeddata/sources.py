@@ -124,8 +124,8 @@ def load_sources(
             except ParseError as exc:
                 if strict:
                     raise
-                log.warning("skipped %s", exc)
-                total.skipped.append((str(path), str(exc).splitlines()[0]))
+                log.info("skipped %s", exc)
+                total.skipped.append((str(path), str(exc).splitlines()[0].removeprefix(f"{path}: ")))
     if remote:
         if session is None:
             from .http import make_session

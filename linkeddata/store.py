@@ -149,7 +149,7 @@ def _skip(stats: LoadStats, iri: str, exc: Exception, strict: bool) -> None:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if strict:
         raise ParseError(reason if iri in reason else f"record {iri}: {reason}") from exc
-    log.warning("skipped record %s: %s", iri, reason)
+    log.info("skipped record %s: %s", iri, reason)
     stats.skipped.append((iri, reason))
 
 
