@@ -316,7 +316,9 @@ def to_rdf(doc: dict[str, Any], media_type: str, profile: str | None = None, bas
     quads = list(ox.parse(to_nquads(doc, base=base).encode("utf-8"), format=ox.RdfFormat.N_QUADS))
     prefixes = _prefixes(profile)
     if media_type == "application/trig":
-        return ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefixes)
+        # Libris' serializer writes named graphs as lowercase ``graph <g> { … }`` blocks
+        text = ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefixes).decode("utf-8")
+        return re.sub(r"(?m)^(<[^<>\s]*>) \{$", r"graph \1 {", text).encode("utf-8")
     if media_type == "application/rdf+xml":
         triples = [q.triple for q in quads if isinstance(q.graph_name, ox.DefaultGraph)]
         return ox.serialize(triples, format=ox.RdfFormat.RDF_XML, prefixes=prefixes)
