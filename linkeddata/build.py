@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from .errors import ConfigError
 from .records import Record
@@ -28,15 +29,10 @@ from .tables import format_table
 
 log = logging.getLogger(__name__)
 
-if True:  # tomllib is 3.11+
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # pragma: no cover
-        import tomli as tomllib  # type: ignore[no-redef]
-
-#: KBV classes of bibliographic main entities (the data carries no inferred supertypes).
-INSTANCE_TYPES = ("Instance", "Print", "Electronic", "PhysicalResource", "DigitalResource", "Manuscript",
-                  "Tactile", "StillImageInstance", "SoundRecording", "VideoRecording")
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10  # pragma: no cover
+    import tomli as tomllib  # type: ignore[no-redef]
 
 DEFAULT_CONFIG = Path(__file__).with_name("default-build.toml")
 
@@ -105,6 +101,16 @@ def _bib_records(config: dict[str, Any], session: Any) -> Iterator[Record]:
         yield fetch_record(ident, embellished=embellished, profile=profile, session=session)
 
 
+def _main_entities(records: Iterable[Record], found: list[str]) -> Iterator[Record]:
+    """Pass records through, noting each one's main entity (the record's ``mainEntity``)."""
+    for record in records:
+        nodes = record.data.get("@graph", [record.data]) if isinstance(record.data, dict) else []
+        main = next((n["mainEntity"] for n in nodes if isinstance(n, dict) and isinstance(n.get("mainEntity"), dict)),
+                    {"@id": record.iri + "#it"})
+        found.append(main.get("@id") or record.iri + "#it")
+        yield record
+
+
 def _holdings_of(instances: Iterable[str], config: dict[str, Any], session: Any) -> Iterator[Record]:
     from .libris.find import iter_find
 
@@ -159,15 +165,14 @@ def run_build(
     result = BuildResult(st.path or getattr(st, "url", None))
     stats = LoadStats()
 
-    stats.add(st.load_records(_bib_records(config, session), progress=progress))
+    instances: list[str] = []  # main entities of this build's records: whose holdings to fetch
+    stats.add(st.load_records(_main_entities(_bib_records(config, session), instances), progress=progress))
     result.records = stats.records
-    instances = _select(st, "SELECT DISTINCT ?i WHERE { ?r kbv:mainEntity ?i . ?i a ?t . VALUES ?t { "
-                               + " ".join(f"kbv:{t}" for t in INSTANCE_TYPES) + " } }")
     if config.get("libris", {}).get("holdings", True):
         held = st.load_records(_holdings_of(instances, config, session), progress=progress)
         stats.add(held)
         result.holdings = held.records
-    sigels = sorted({iri.rsplit("/", 1)[-1] for iri in _select(
+    sigels = sorted({unquote(iri.rsplit("/", 1)[-1]) for iri in _select(
         st, "SELECT DISTINCT ?lib WHERE { ?item kbv:heldBy ?lib }") if "/library/" in iri})
     missing: list[str] = []
     orgs = st.load_records(_organisation_records(config, sigels, session, missing), progress=progress)

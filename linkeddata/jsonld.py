@@ -378,6 +378,12 @@ def record_iri_of(doc: Any) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def _bundled_context_json(url: str) -> str | None:
+    document = _lookup_bundled(url)
+    return None if document is None else json.dumps(document["@context"], ensure_ascii=False)
+
+
 def _context_json_for(docs: list[Any]) -> str | None:
     """One inline context shared by all docs, or ``None`` when they differ."""
     contexts = set()
@@ -385,8 +391,8 @@ def _context_json_for(docs: list[Any]) -> str | None:
         context = doc.get("@context") if isinstance(doc, dict) else None
         if context is None or _is_kbv_reference(context):
             contexts.add(_kbv_context_json())
-        elif isinstance(context, str) and _lookup_bundled(context) is not None:
-            contexts.add(json.dumps(_lookup_bundled(context)["@context"]))  # type: ignore[index]
+        elif isinstance(context, str) and _bundled_context_json(context) is not None:
+            contexts.add(_bundled_context_json(context))  # type: ignore[arg-type]
         else:
             return None
         if len(contexts) > 1:

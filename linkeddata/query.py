@@ -216,7 +216,7 @@ def run_query(store: Any, query: str, params: Mapping[str, Any] | None = None, *
     text = resolve_query(query)
     inner = getattr(store, "inner", store)
     if hasattr(store, "remote_query"):
-        return store.remote_query(text, params)
+        return store.remote_query(text, params, union=union)
     text = with_values(text, params)
     try:
         return inner.query(text, use_default_graph_as_union=union, prefixes=PREFIXES)

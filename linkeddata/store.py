@@ -78,10 +78,6 @@ def rdf_format(name_or_path: str | Path) -> ox.RdfFormat:
     text = str(name_or_path)
     if text.lower() in FORMAT_NAMES:
         return FORMAT_NAMES[text.lower()]
-    if "/" in text and not Path(text).suffix:
-        fmt = ox.RdfFormat.from_media_type(text.split(";")[0].strip())
-        if fmt is not None:
-            return fmt
     suffix = Path(text).suffix.lower()
     if suffix in EXTENSIONS:
         return EXTENSIONS[suffix]
