@@ -91,10 +91,14 @@ def read_credentials_file(path: str | Path) -> dict[str, str]:
         import tomli as tomllib
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read credentials file {path}: {exc.strerror or type(exc).__name__}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         # the message of a TOML error may quote a line of the file: do not repeat it
         raise ConfigError(f"credentials file {path} is not valid TOML (line/column hidden: it may hold a secret)") from None
     section = data.get("libris", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"credentials file {path}: [libris] must be a table")
     return {k: str(v) for k, v in section.items() if isinstance(v, (str, int))}
 
 

@@ -243,8 +243,8 @@ def harvest_changes(store: Any, *, since: Position | Mapping[str, str] | str | N
                     libris_url: str | None = None, progress: Progress = None) -> HarvestSummary:
     """Apply the change feed to ``store``: fetch created/updated records, drop deleted ones.
 
-    Continues from the position saved by the previous run (or ``since``); without either,
-    walks the whole feed history.
+    Continues from the position saved by the previous run; ``since``, when given, is used
+    instead of it. Without either, walks the whole feed history.
     """
     started = time.monotonic()
     store, checkpoint, summary = _start("changes", store, {"feed": "emm"}, resume)

@@ -8,7 +8,7 @@ pandas, IPython and folium are imported only when a function needs them.
   :func:`query_df` runs a query (bundled name, ``.rq`` file or SPARQL) and does both.
 * :func:`frame_instances`: one row per bibliographic instance (title, contributors,
   year, subjects, holding libraries), computed by one SPARQL query with ``GROUP_CONCAT``.
-* ``%load_ext linkeddata`` registers ``%sparql`` / ``%%sparql`` (see :class:`SparqlMagics`).
+* ``%load_ext linkeddata`` registers ``%sparql`` / ``%%sparql`` (see :func:`run_sparql_magic`).
 * :func:`map_holdings` draws libraries on a folium map (works offline with ``tiles=None``).
 * :func:`to_rdflib` / :func:`from_rdflib` copy data between the store and rdflib.
 * :func:`progress_bar`: a ``tqdm.auto`` bar whose ``update`` fits the library's
@@ -302,19 +302,22 @@ def open_for_query(store: Any) -> Any:
 
 def endpoint_query(endpoint: str, query: str, params: Mapping[str, Any] | None = None, *,
                    session: Any = None) -> dict[str, Any]:
-    """POST a query to a SPARQL 1.1 endpoint; the results as a SPARQL JSON document.
-
-    Uses :class:`linkeddata.remote.RemoteStore` when that module is present.
-    """
+    """POST a query to a SPARQL 1.1 endpoint; the results as a SPARQL JSON document
+    (JSON or any results format pyoxigraph reads, converted)."""
     from .http import make_session, request
     from .query import resolve_query, with_values
 
     text = with_values(resolve_query(query), params)
+    own = session is None
     session = session or make_session(cache=False)
-    response = request(session, "POST", endpoint, ok=(200,), what=f"SPARQL endpoint {endpoint}",
-                       data=text.encode("utf-8"),
-                       headers={"Content-Type": "application/sparql-query; charset=utf-8",
-                                "Accept": "application/sparql-results+json, application/sparql-results+xml;q=0.8"})
+    try:
+        response = request(session, "POST", endpoint, ok=(200,), what=f"SPARQL endpoint {endpoint}",
+                           data=text.encode("utf-8"),
+                           headers={"Content-Type": "application/sparql-query; charset=utf-8",
+                                    "Accept": "application/sparql-results+json, application/sparql-results+xml;q=0.8"})
+    finally:
+        if own:
+            session.close()
     media = response.headers.get("Content-Type", "").split(";")[0].strip()
     if media.endswith("+json") or media == "application/json":
         try:
@@ -331,17 +334,6 @@ def endpoint_query(endpoint: str, query: str, params: Mapping[str, Any] | None =
     return json.loads(parsed.serialize(format=ox.QueryResultsFormat.JSON))
 
 
-def _remote_store(endpoint: str) -> Any:
-    try:
-        from .remote import RemoteStore  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    try:
-        return RemoteStore(endpoint)
-    except TypeError:  # an unexpected signature: fall back to plain POSTs
-        return None
-
-
 def query_df(store: Any, query: str, backend: str = "pandas", lang: str = "column", *,
              endpoint: str | None = None, **params: Any) -> Any:
     """Run a bundled query name, ``.rq`` file or SPARQL against ``store`` (a store or a
@@ -350,10 +342,12 @@ def query_df(store: Any, query: str, backend: str = "pandas", lang: str = "colum
     from .query import run_query
 
     if endpoint:
-        remote = _remote_store(endpoint)
-        results = run_query(remote, query, params) if remote is not None else endpoint_query(endpoint, query, params)
-    else:
-        results = run_query(open_for_query(store), query, params)
+        from .remote import RemoteStore
+
+        # ``endpoint`` is the query URL itself, not a server base to append ``/query`` to
+        with RemoteStore(endpoint, query_endpoint=endpoint) as remote:
+            return to_dataframe(run_query(remote, query, params), backend=backend, lang=lang)
+    results = run_query(open_for_query(store), query, params)
     return to_dataframe(results, backend=backend, lang=lang)
 
 
@@ -416,13 +410,14 @@ def frame_instances(store_or_docs: Any, backend: str = "pandas") -> Any:
     subjects are named by ``givenName familyName``, ``name``, ``prefLabel``, ``label``
     or ``code`` when their data is in the store, else by their IRI's last segment.
 
-    :param store_or_docs: a store, a store path, or records (``Record`` objects or
+    :param store_or_docs: a store (local or :class:`~linkeddata.remote.RemoteStore`), a
+        store path or server URL, or records (``Record`` objects or
         JSON-LD documents) which are loaded into a temporary in-memory store first.
     """
     from .records import Record
     from .store import LocalStore, open_store
 
-    if isinstance(store_or_docs, (LocalStore, ox.Store, str, Path)):
+    if isinstance(store_or_docs, (LocalStore, ox.Store, str, Path)) or hasattr(store_or_docs, "remote_query"):
         store = open_for_query(store_or_docs)
     else:
         docs = [store_or_docs] if isinstance(store_or_docs, (Mapping, Record)) else list(store_or_docs)
@@ -518,9 +513,18 @@ def to_rdflib(store: Any) -> Any:
     """The store's quads as an ``rdflib.Dataset`` (named graphs kept).
 
     With ``oxrdflib`` installed the Dataset is backed by a copy in a fresh Oxigraph
-    store (fast); otherwise the quads are copied through N-Quads.
+    store (fast); otherwise (and for a :class:`~linkeddata.remote.RemoteStore`, whose
+    dataset is downloaded) the quads are copied through N-Quads.
     """
     rdflib = _require("rdflib", "rdflib")
+    if hasattr(store, "remote_query"):  # a RemoteStore: the server's dataset, as N-Quads
+        import io
+
+        buffer = io.BytesIO()
+        store.dump(buffer, format=ox.RdfFormat.N_QUADS)
+        dataset = rdflib.Dataset()
+        dataset.parse(data=buffer.getvalue().decode("utf-8"), format="nquads")
+        return dataset
     inner = getattr(store, "inner", store)
     try:
         from oxrdflib import OxigraphStore  # type: ignore[import-untyped]
@@ -557,6 +561,8 @@ def from_rdflib(graph_or_dataset: Any, store: Any, graph: str | None = None) -> 
     if graph is not None:
         target: Any = ox.NamedNode(graph)
         quads = [ox.Quad(q.subject, q.predicate, q.object, target) for q in quads]
+    if hasattr(store, "remote_query"):  # a RemoteStore: one SPARQL update (counts quads sent)
+        return int(store.append_quads(quads))
     before = len(inner)
     inner.extend(quads)
     return len(inner) - before

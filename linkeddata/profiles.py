@@ -266,13 +266,26 @@ def _vocab_from_jsonld(doc: Any, source: str) -> dict[str, Any]:
     return {"@graph": flatten(graph)}
 
 
+def _read_text(path: Path) -> str:
+    """A file's UTF-8 text; undecodable or unreadable files are library errors, not tracebacks."""
+    try:
+        return path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
 def _is_turtle(text: str) -> bool:
     return not text.lstrip().startswith(("{", "["))
 
 
 def vocab_from_text(text: str | bytes, source: str = "vocabulary", base: str | None = None) -> dict[str, Any]:
     """A vocabulary from Turtle or JSON-LD text (sniffed)."""
-    s = text.decode("utf-8") if isinstance(text, bytes) else text
+    try:
+        s = text.decode("utf-8") if isinstance(text, bytes) else text
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     if _is_turtle(s):
         return vocab_from_turtle(s, base=base, source=source)
     try:
@@ -306,7 +319,7 @@ def load_vocab(source: str | Path | Iterable[str | Path] | None = None, session:
             raise InvalidInputError(f"vocabulary file not found: {path}")
     graph: list[dict[str, Any]] = []
     for path in paths:
-        text = path.read_text("utf-8")
+        text = _read_text(path)
         if path.suffix == ".ttl":
             graph += vocab_from_turtle(text, base="https://id.kb.se/vocab/", source=str(path))["@graph"]
         else:
@@ -435,7 +448,7 @@ def read_document(source: str | Path | Record | dict[str, Any]) -> Any:
         path = Path(source)
         if not path.is_file():
             raise InvalidInputError(f"file not found: {path}")
-        text = path.read_text("utf-8")
+        text = _read_text(path)
         if path.suffix.lower() in (".ttl", ".nt", ".trig", ".nq", ".rdf", ".xml", ".owl", ".n3"):
             from .store import rdf_format
 

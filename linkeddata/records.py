@@ -5,6 +5,8 @@
 'abc'
 >>> r.is_json
 True
+>>> Record("https://libris.kb.se/abc", headers={"ETag": '"1"'}).headers["etag"]
+'"1"'
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from requests.structures import CaseInsensitiveDict
 
 T = TypeVar("T")
 
@@ -36,6 +40,11 @@ class Record:
     profile: str | None = None
     deleted: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # response headers are looked up case-insensitively, as HTTP says
+        if not isinstance(self.headers, CaseInsensitiveDict):
+            self.headers = CaseInsensitiveDict(self.headers)  # type: ignore[assignment]
 
     @property
     def short_id(self) -> str:

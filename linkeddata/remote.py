@@ -25,8 +25,9 @@ e.g. Virtuoso::
 (Virtuoso compiles updates to SQL with a size limit: load it with small batches,
 ``batch_size=5``.)
 
-Credentials: ``auth=(user, password)`` or, when not given, basic auth from the
-environment variables ``LINKEDDATA_STORE_USER`` / ``LINKEDDATA_STORE_PASSWORD``.
+Credentials: ``auth=(user, password)``, ``user:password@`` in the URL (taken out of it,
+so it never shows in messages) or, when not given, basic auth from the environment
+variables ``LINKEDDATA_STORE_USER`` / ``LINKEDDATA_STORE_PASSWORD``.
 
 :func:`open_any` opens a local directory or a server URL alike.
 """
@@ -38,7 +39,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import pyoxigraph as ox
 
@@ -125,11 +126,18 @@ class RemoteStore(RecordLoader):
     ):
         if not is_url(url):
             raise ConfigError(f"not a SPARQL server URL: {url!r}")
+        url, creds = _split_userinfo(url)
         self.url = url.rstrip("/")
         base = self.url + "/"
-        self.query_url = urljoin(base, (query_endpoint or "query").lstrip("/") if not is_url(query_endpoint) else query_endpoint)
-        self.update_url = urljoin(base, (update_endpoint or "update").lstrip("/") if not is_url(update_endpoint) else update_endpoint)
-        self.store_url = urljoin(base, (store_endpoint or "store").lstrip("/") if not is_url(store_endpoint) else store_endpoint)
+        endpoints = []
+        for endpoint, default in ((query_endpoint, "query"), (update_endpoint, "update"), (store_endpoint, "store")):
+            full, more = _split_userinfo(endpoint) if is_url(endpoint) else (
+                urljoin(base, (endpoint or default).lstrip("/")), None)
+            endpoints.append(full)
+            creds = creds or more
+        self.query_url, self.update_url, self.store_url = endpoints
+        if auth is None and creds is not None:
+            auth = creds
         self.union_param = union_param
         self.read_only = read_only
         self._own_session = session is None
@@ -373,6 +381,16 @@ class RemoteStore(RecordLoader):
         if parts:
             self.update(" ;\n".join(parts) + "\n")
         return count
+
+
+def _split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``http://user:pw@host/…`` → (``http://host/…``, (user, pw)): credentials never stay in
+    a URL that error messages and logs repeat."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    creds = (unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), creds
 
 
 def _as_query_triples(data: bytes) -> Any:

@@ -41,6 +41,18 @@ def test_credentials_file_needs_owner_only_mode(tmp_path):
     assert resolve_sigel(env={}, path=path) == "Umu"
 
 
+def test_unreadable_or_odd_credentials_file_is_config_error(tmp_path):
+    folder = tmp_path / "creds"
+    folder.mkdir(mode=0o700)  # owner-only, but not a file: reading it fails even as root
+    with pytest.raises(ConfigError, match="cannot read credentials file"):
+        read_credentials_file(folder)
+    path = tmp_path / "credentials.toml"
+    path.write_text('libris = "not a table"\n')
+    path.chmod(0o600)
+    with pytest.raises(ConfigError, match="must be a table"):
+        read_credentials_file(path)
+
+
 def test_environment_wins_over_file_and_missing_is_config_error(tmp_path):
     path = tmp_path / "credentials.toml"
     path.write_text('client_id = "file-id"\nclient_secret = "file-secret"\n')

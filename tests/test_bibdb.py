@@ -132,6 +132,24 @@ def test_odd_entries_skipped_and_bad_pages_fail(bibdb):
         list(iter_libraries(session=session, base_url=base))
 
 
+def test_get_library_with_libraries_not_an_array_is_a_parse_error(bibdb):
+    emu, session, base = bibdb
+    emu.faults.add("body", service="bibdb", body='{"libraries": {"sigel": "Uu"}}', content_type="application/json")
+    with pytest.raises(ParseError, match="not an array"):
+        get_library("Uu", session=session, base_url=base)
+
+
+def test_server_that_ignores_start_is_not_paged_max_pages_times(bibdb):
+    from linkeddata.errors import ServiceUnavailableError
+
+    emu, session, base = bibdb
+    page = {"libraries": [{"sigel": "Ok1", "name": "Ett bibliotek"}, {"sigel": "Ok2", "name": "Ett annat"}]}
+    emu.faults.add("body", service="bibdb", body=json.dumps(page), content_type="application/json", times=None)
+    with pytest.raises(ServiceUnavailableError, match="same page"):
+        list(iter_libraries(session=session, base_url=base))
+    assert _starts(emu) == ["0", "2"]
+
+
 def test_cli_libraries(bibdb, tmp_path):
     emu, session, base = bibdb
     from linkeddata.cli import cli

@@ -31,6 +31,22 @@ def test_position_covers():
     assert Position.parse(pos.as_dict()) == pos
 
 
+def test_bad_position_is_an_input_error_and_one_line_in_the_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from linkeddata.cli import cli
+    from linkeddata.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="garbage"):
+        Position.parse("garbage")
+    with pytest.raises(InvalidInputError):
+        Position.parse({"id": "https://libris.kb.se/a#it"})
+    result = CliRunner().invoke(cli, ["harvest", "changes", "--since", "garbage", "--store", str(tmp_path / "kg"), "-q"])
+    assert result.exit_code == 1
+    assert "invalid change-feed position 'garbage'" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 @pytest.fixture(scope="module")
 def emu():
     with Emulator(services=["libris", "emm"], size=120, emm_page_size=25) as emulator:

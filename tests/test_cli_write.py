@@ -75,3 +75,9 @@ def test_acquire_dry_run_and_xsearch(env):
     assert code == 0 and "DRY RUN: 2 matched, 1 new, 1 skipped" in out
     code, out = run("xsearch", "fjällflora", "--max", "5")
     assert code == 0 and "Fjällflora i förändring" in out
+
+
+def test_ill_pdf_without_output_is_refused_before_any_request(monkeypatch):
+    monkeypatch.delenv("LINKEDDATA_ILL_URL", raising=False)  # a request would fail with a ConfigError (exit 1)
+    result = CliRunner().invoke(cli, ["--no-cache", "ill", "api/requests/Umu", "--format", "pdf"])
+    assert result.exit_code == 2 and "PDF needs --output FILE" in result.output

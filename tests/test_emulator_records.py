@@ -300,13 +300,13 @@ def test_holding_embellishes_its_bib(libris, corpus: Corpus) -> None:
 
 
 @pytest.mark.realdata
-def test_lens_tables_use_real_display_properties() -> None:
+def test_lens_tables_use_real_display_properties(shared_data: Path) -> None:
     """Every property our lens tables keep is one the real display.jsonld lenses list."""
     from linkeddata.emulator.libris_read import CARDS, CHIPS
 
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "libris" / "vocab" / "display.jsonld"
+    path = shared_data / "libris" / "vocab" / "display.jsonld"
     if not path.exists():
-        pytest.skip("../shared/data is absent")
+        pytest.skip("display.jsonld is absent from ../shared/data")
     groups = json.loads(path.read_text(encoding="utf-8"))["lensGroups"]
     real: set[str] = set()
 

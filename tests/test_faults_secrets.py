@@ -52,7 +52,7 @@ def test_token_endpoint_faults_fail_in_one_line_without_secrets(login, tmp_path,
     kind = spec.pop("kind")
     login.faults.add(kind, service="login", path="/oauth/token", times=None, **spec)
     caplog.set_level(logging.DEBUG)
-    logging.getLogger("urllib3").setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")  # restored after the test, unlike setLevel
     cache = tmp_path / "cache.sqlite"
     session = make_session(cache=cache, rate_limit=None, retries=2, backoff_factor=0.01, timeout=(2, 0.3))
     auth = LibrisAuth("test-cataloguer", SECRET, token_url=login.url("login") + "/oauth/token", session=session)
@@ -75,7 +75,7 @@ def test_token_survives_transient_faults_and_never_leaks(login, tmp_path, caplog
     login.faults.add("status", service="login", path="/oauth/token", status=503, times=1)
     login.faults.add("reset", service="libris", path="/_remotesearch", times=1)
     caplog.set_level(logging.DEBUG)
-    logging.getLogger("urllib3").setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")  # restored after the test, unlike setLevel
     cache = tmp_path / "cache.sqlite"
     session = make_session(cache=cache, rate_limit=None, retries=3, backoff_factor=0.01)
     auth = LibrisAuth("test-cataloguer", SECRET, token_url=login.url("login") + "/oauth/token", session=session)

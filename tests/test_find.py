@@ -121,6 +121,29 @@ def test_max_items_and_resume_offset(emu, session):
     assert got + more == everything
 
 
+def test_resume_near_and_past_the_window(emu, session, caplog):
+    base = emu.url("libris")
+    near = iter_find({"q": "*"}, page_size=50, offset=1990, session=session, base_url=base)
+    assert len(list(near)) == 10 and near.offset == 2000 and near.truncated
+    past = iter_find({"q": "*"}, page_size=50, offset=2500, session=session, base_url=base)
+    with caplog.at_level(logging.WARNING):
+        assert list(past) == [] and past.truncated
+    assert "search window" in caplog.text
+
+
+def test_max_items_zero_and_oversized_pages(emu, session, monkeypatch):
+    base = emu.url("libris")
+    assert list(iter_find({"q": "*"}, max_items=0, session=session, base_url=base)) == []
+    results = iter_find({"q": "*"}, page_size=5, max_items=3, session=session, base_url=base)
+    monkeypatch.setattr(results, "_limit_at", lambda offset: 10)  # as if the server ignored _limit
+    assert len(list(results)) == 3 and results.offset == 3
+
+
+def test_full_with_unknown_profile_fails_before_any_request(session):
+    with pytest.raises(InvalidInputError, match="unknown profile"):
+        iter_find({"q": "*"}, full=True, profile="bogus", session=session, base_url="http://127.0.0.1:9")
+
+
 def test_search_window_stops_with_warning(emu, session, caplog):
     results = iter_find({"q": "*"}, page_size=700, session=session, base_url=emu.url("libris"))
     with caplog.at_level(logging.WARNING):
@@ -172,3 +195,18 @@ def test_full_fetch_in_a_profile_and_embellished(emulator, session):
                                  full=True, embellished=True))
     assert [r.iri for r in plain] == [r.iri for r in embellished]
     assert sum(len(r.data["@graph"]) for r in embellished) > sum(len(r.data["@graph"]) for r in plain)
+
+
+def test_non_numeric_total_is_an_http_error(session):
+    from linkeddata.emulator.server import Faults, Response, Route, Service, ServiceServer, start_server
+    from linkeddata.errors import HTTPError
+
+    page = {"totalItems": "lots", "items": []}
+    srv = ServiceServer(Service("find", [Route("GET", r"/find", lambda req: Response.json(page))]), Faults(), [])
+    start_server(srv)
+    try:
+        with pytest.raises(HTTPError, match="totalItems is not a number"):
+            list(iter_find({"q": "*"}, session=session, base_url=srv.base_url))
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -156,6 +156,12 @@ def test_max_items_and_max_pages_bound_the_loop(agency):
     assert _pages(emu) == ["1", "2"]
 
 
+def test_max_items_zero_yields_nothing(agency):
+    emu, session, base = agency
+    assert list(search_organisations("*", size=2, max_items=0, session=session, base_url=base)) == []
+    assert _pages(emu) == []
+
+
 def test_or_query_and_compact_equals_full(agency):
     emu, session, base = agency
     query = "ort=bonn OR ort=weimar"
@@ -181,6 +187,20 @@ def test_odd_member_is_skipped_not_fatal(agency):
     orgs = list(hits)
     assert [o.isil for o in orgs] == ["DE-Bad2"]  # identifier fills in a missing 008H
     assert len(hits.skipped) == 2
+
+
+def test_server_ignoring_page_without_page_index_stops(agency):
+    from linkeddata.errors import ServiceUnavailableError
+
+    emu, session, base = agency
+    member = {"identifier": "DE-Xy1", "data": {"008H": {"e": "DE-Xy1"}, "029A": {"a": "Immer dieselbe Seite"}}}
+    page = {"type": "Collection", "totalItems": 50, "member": [member],
+            "view": {"type": "PartialCollectionView", "next": "page=2"}}  # no pageIndex
+    emu.faults.add("body", service="isil", body=json.dumps(page), content_type="application/ld+json", times=None)
+    hits = search_organisations("nam=x", size=1, session=session, base_url=base)
+    with pytest.raises(ServiceUnavailableError, match="repeats"):
+        list(hits)
+    assert _pages(emu) == ["1", "2"]
 
 
 def test_not_json_is_parse_error(agency):

@@ -17,11 +17,15 @@ STATUS_XML = """<?xml version="1.0" encoding="UTF-8"?>
 </Item_Information>"""
 
 
+STATUS_CALLS: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def server():
     seen = []
 
     def status(req, isbn):
+        STATUS_CALLS.append(isbn)
         return Response.text(STATUS_XML, content_type="text/xml") if isbn == "9789127112346" else Response.error(404, "no")
 
     def ill(req):
@@ -46,6 +50,9 @@ def test_loan_status(server):
     assert copies[0].call_number == "Uhb"
     with pytest.raises(InvalidInputError):
         loans.loan_status(base + "/status/{isbn}", issn="1234-5678")
+    for template in (base + "/status/{isbn}?x={}", base + "/status/{isbn}?x={"):
+        with pytest.raises(InvalidInputError, match="not a valid template"):
+            loans.loan_status(template, isbn="9789127112346")
 
 
 def test_ill_needs_configuration_and_sends_key(server, monkeypatch):
@@ -58,3 +65,27 @@ def test_ill_needs_configuration_and_sends_key(server, monkeypatch):
     result = loans.ill_get("api/requests/Umu", session=make_session(cache=False))
     assert result["ill_requests"][0]["status"] == "Levererad"
     assert seen[-1]["accept"] == "application/json"
+
+
+def test_ill_api_key_never_reaches_the_http_cache(server, tmp_path, monkeypatch):
+    base, _ = server
+    monkeypatch.setenv("LINKEDDATA_ILL_URL", base)
+    cache = tmp_path / "cache" / "http.sqlite"
+    session = make_session(cache=cache, rate_limit=None)
+    try:
+        assert loans.ill_get("api/requests/Umu", api_key="k3y", session=session)["ill_requests"]
+    finally:
+        session.close()
+    assert not any(b"k3y" in f.read_bytes() for f in cache.parent.iterdir() if f.is_file())
+
+
+def test_loan_status_is_not_answered_from_the_http_cache(server, tmp_path):
+    base, _ = server
+    session = make_session(cache=tmp_path / "http.sqlite", rate_limit=None)
+    try:
+        before = len(STATUS_CALLS)
+        for _ in range(2):
+            loans.loan_status(base + "/status/{isbn}", isbn="9789127112346", session=session)
+        assert len(STATUS_CALLS) - before == 2
+    finally:
+        session.close()

@@ -284,6 +284,60 @@ def test_endpoint_mode(shell):
         server.server_close()
 
 
+def test_endpoint_mode_posts_to_the_endpoint_url_itself():
+    inner = ox.Store()
+    inner.add(ox.Quad(ox.NamedNode("https://libris.kb.se/library/Q"), ox.NamedNode("http://schema.org/name"),
+                      ox.Literal("Testbiblioteket")))
+    paths: list[str] = []
+
+    class Recording(_Endpoint):
+        store = inner
+
+        def do_POST(self):  # noqa: N802
+            paths.append(self.path.split("?", 1)[0])
+            super().do_POST()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/ds/sparql"
+        df = nb.query_df(None, "SELECT ?name WHERE { ?lib <http://schema.org/name> ?name }", endpoint=url)
+        assert df["name"].tolist() == ["Testbiblioteket"]
+        assert nb.endpoint_query(url, "ASK { ?s ?p ?o }")["boolean"] is True
+        assert paths == ["/ds/sparql", "/ds/sparql"]  # not /ds/sparql/query
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_frame_instances_of_a_remote_store(mem):
+    from linkeddata.remote import RemoteStore
+
+    mem.load_records(_record("b4mm", "Fyrskeppet", "1962", ["Q"]))
+
+    class UnionEndpoint(_Endpoint):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")
+            data = mem.inner.query(body, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.JSON)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/sparql-results+json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), UnionEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/query"
+        with RemoteStore(url, query_endpoint=url) as remote:
+            df = nb.frame_instances(remote)
+        assert df["title"].tolist() == ["Fyrskeppet"] and df["libraries"].tolist() == ["Q"]
+        assert df.to_dict("records") == nb.frame_instances(mem).to_dict("records")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # ---------------------------------------------------------------- map
 
 
@@ -327,6 +381,46 @@ def test_rdflib_round_trip(mem):
     g.add((rdflib.URIRef("https://example.org/s"), rdflib.URIRef("https://example.org/p"), rdflib.Literal("o")))
     assert nb.from_rdflib(g, other) == 1 and other.has_graph("https://example.org/g1")
     assert nb.from_rdflib(g, other, graph="https://example.org/g2") == 1 and other.has_graph("https://example.org/g2")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_rdflib_with_a_remote_store(mem):
+    rdflib = pytest.importorskip("rdflib")
+    from linkeddata.remote import RemoteStore
+
+    mem.load_records(_record("b5nn", "Lotsen", "1977", ["Q"]))
+    target = ox.Store()
+
+    class GraphStore(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            data = mem.inner.dump(format=ox.RdfFormat.N_QUADS)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/n-quads")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):  # noqa: N802
+            target.update(self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8"))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GraphStore)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with RemoteStore(f"http://127.0.0.1:{server.server_address[1]}") as remote:
+            ds = nb.to_rdflib(remote)
+            assert len(ds) == len(mem)
+            g = rdflib.Graph(identifier=rdflib.URIRef("https://example.org/g1"))
+            g.add((rdflib.URIRef("https://example.org/s"), rdflib.URIRef("https://example.org/p"), rdflib.Literal("o")))
+            assert nb.from_rdflib(g, remote) == 1
+        assert [q.graph_name.value for q in target] == ["https://example.org/g1"]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -180,3 +180,19 @@ def test_harvest_matches_corpus_then_incremental(tmp_path):
             f"SELECT ?l WHERE {{ GRAPH <{changed}> {{ ?s <https://id.kb.se/vocab/label> ?l }} }}")}
         assert "NEW" in labels
         assert store.count_triples() < triples
+
+
+def test_identify_without_identify_element_is_an_http_error():
+    from linkeddata.emulator.server import Faults, Response, Route, Service, ServiceServer, start_server
+    from linkeddata.errors import HTTPError
+
+    body = f'<OAI-PMH xmlns="{"http://www.openarchives.org/OAI/2.0/"}"><responseDate>2026-07-02T08:15:30Z</responseDate></OAI-PMH>'
+    srv = ServiceServer(Service("oai", [Route("GET", r"/", lambda req: Response.text(body, content_type="text/xml"))]),
+                        Faults(), [])
+    start_server(srv)
+    try:
+        with pytest.raises(HTTPError, match="no <Identify> element"):
+            OAIClient(srv.base_url, make_session(cache=False, rate_limit=None)).identify()
+    finally:
+        srv.shutdown()
+        srv.server_close()

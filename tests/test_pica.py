@@ -88,6 +88,7 @@ def test_json_compact_shapes():
 @pytest.mark.parametrize("bad", [
     "just text", 42, None, {}, [], {"bad tag": {"a": "x"}}, {"029A": "plain string"}, {"029A": {"ab": "x"}},
     {"029A": {"a": {"nested": 1}}}, [["029A", None, "a"]], [[1, "a", "x"]], ["029A"],
+    [["029A", None, "ab", "x"]], [["029A", None, "$", "x"]],
 ])
 def test_json_odd_shapes_raise_parse_error(bad):
     with pytest.raises(ParseError):

@@ -305,6 +305,28 @@ def test_cli_map_file(tmp_path: Path) -> None:
     assert "bf2:mainTitle" in text and "a bf2:Print" in text
     result = runner.invoke(_cli(), ["map", str(source), "--profile", "nonsense", "--vocab", str(vocab)])
     assert result.exit_code == 1 and "unknown profile" in result.output
+    nowhere = tmp_path / "no-such-dir" / "out.json"
+    result = runner.invoke(_cli(), ["map", str(source), "-p", "sdo", "--vocab", str(vocab), "-o", str(nowhere)])
+    assert result.exit_code == 1 and "cannot write" in result.output
+
+
+def test_non_utf8_files_are_parse_errors_not_tracebacks(tmp_path: Path) -> None:
+    from linkeddata.errors import ParseError
+
+    latin1 = tmp_path / "record.jsonld"
+    latin1.write_bytes(json.dumps({"@id": RECORD, "mainTitle": "Fåglar"}, ensure_ascii=False).encode("latin-1"))
+    with pytest.raises(ParseError, match="not UTF-8"):
+        profiles.read_document(latin1)
+    vocab = tmp_path / "vocab.ttl"
+    vocab.write_bytes("@prefix : <https://id.kb.se/vocab/> . :Fågel a :Class .".encode("latin-1"))
+    with pytest.raises(ParseError, match="not UTF-8"):
+        profiles.load_vocab(vocab)
+    with pytest.raises(ParseError, match="not UTF-8"):
+        profiles.vocab_from_text("{\"å\": 1}".encode("latin-1"), source="vocab.jsonld")
+    vocab_ok = tmp_path / "ok.ttl"
+    vocab_ok.write_text(vocab_text(), encoding="utf-8")
+    result = CliRunner().invoke(_cli(), ["map", str(latin1), "--profile", "sdo", "--vocab", str(vocab_ok)])
+    assert result.exit_code == 1 and "not UTF-8" in result.output and "Traceback" not in result.output
 
 
 # ---------------------------------------------------------------- real data

@@ -208,6 +208,25 @@ def test_unreachable_server_is_a_clear_error():
         store.graphs()
 
 
+def test_credentials_in_the_url_become_auth_and_never_show(monkeypatch):
+    from linkeddata.errors import ServiceUnavailableError
+    from linkeddata.http import make_session
+    from linkeddata.serve import free_port
+
+    monkeypatch.delenv("LINKEDDATA_STORE_USER", raising=False)
+    port = free_port()
+    store = RemoteStore(f"http://loader:s3cr%40t@127.0.0.1:{port}/",
+                        session=make_session(cache=False, rate_limit=None, retries=0))
+    assert store.auth == ("loader", "s3cr@t")
+    assert store.url == f"http://127.0.0.1:{port}" and store.query_url == f"http://127.0.0.1:{port}/query"
+    assert "s3cr" not in repr(store)
+    with pytest.raises(ServiceUnavailableError) as info:
+        store.graphs()
+    assert "s3cr" not in str(info.value) and "loader" not in str(info.value)
+    endpoint = RemoteStore("http://h:8890", query_endpoint="http://reader:pw@h:8890/sparql")
+    assert endpoint.query_url == "http://h:8890/sparql" and endpoint.auth == ("reader", "pw")
+
+
 def test_serve_a_store_built_locally(tmp_path, corpus_records):
     serve = _server_or_skip()
     path = tmp_path / "kg"

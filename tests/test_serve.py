@@ -161,3 +161,16 @@ def test_stop_is_idempotent():
     process = serve(None, f"127.0.0.1:{free_port()}")
     assert stop(process) is not None
     assert stop(process) == process.returncode
+
+
+def test_server_url_for_wildcard_and_ipv6_binds():
+    from linkeddata.serve import Server
+
+    def url(bind: str) -> str:
+        return Server(None, *parse_bind(bind)).url  # type: ignore[arg-type]
+
+    assert url("127.0.0.1:7878") == "http://127.0.0.1:7878"
+    assert url("0.0.0.0:7878") == "http://127.0.0.1:7878"
+    assert url("[::1]:7878") == "http://[::1]:7878"
+    assert url("[::]:7878") == "http://[::1]:7878"
+    assert Server(None, "::1", 7878).query_url == "http://[::1]:7878/query"  # type: ignore[arg-type]

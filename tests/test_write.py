@@ -72,6 +72,10 @@ def test_server_refuses_body_without_temporary_ids(env):
     doc["@graph"][0]["mainEntity"] = {"@id": "https://id.kb.se/OTHER#it"}
     with pytest.raises(HTTPError, match="400.*mainEntity"):
         write.create(doc, auth=auth, session=session, validate=False)
+    untyped = write.holding_document(BIB, "Umu")
+    del untyped["@graph"][1]["@type"]
+    with pytest.raises(HTTPError, match=r"new record \(\?\)"):  # unvalidated: the server judges, no IndexError
+        write.create(untyped, auth=auth, session=session, validate=False)
 
 
 def test_update_with_stale_etag_412_and_409(env):
@@ -195,3 +199,13 @@ def test_remote_search(env):
         write.remote_search("x", databases="NOPE", auth=auth, session=session)
     names = [d["database"] for d in write.remote_databases(auth=auth, session=session)]
     assert "LC" in names
+
+
+def test_record_ids_in_every_form_the_read_api_takes(env):
+    emu, session, auth = env
+    assert write.record_iri("http://libris.kb.se/c8pz1vn3km6tf4h#it") == BIB
+    assert write.record_iri("https://libris.kb.se/c8pz1vn3km6tf4h/data.jsonld") == BIB
+    doc, etag = write.fetch_for_update("http://libris.kb.se/c8pz1vn3km6tf4h", session=session)
+    assert doc["@graph"][0]["@id"] == BIB and etag
+    with pytest.raises(InvalidInputError):
+        write.record_iri("Not An Id")

@@ -63,3 +63,23 @@ def test_xml_errors_with_status_200(env):
     emu.faults.add("body", service="xsearch", body='<xsearch error="format unsupported"/>', content_type="text/xml")
     with pytest.raises(InvalidInputError, match="not supported"):
         xsearch.fetch_page("bin", session=session)
+
+
+@pytest.mark.parametrize("body, fmt", [
+    ('{"xsearch": "busy"}', "json"),
+    ('{"xsearch": {"records": "many", "list": []}}', "json"),
+    ('<xsearch records="many" from="1" to="0"/>', "mods"),
+])
+def test_malformed_answers_are_parse_errors(body, fmt):
+    from linkeddata.emulator.server import Faults, Response, Route, Service, ServiceServer, start_server
+    from linkeddata.errors import ParseError
+
+    srv = ServiceServer(Service("x", [Route("GET", r"/xsearch", lambda req: Response.text(body))]), Faults(), [])
+    start_server(srv)
+    try:
+        with pytest.raises(ParseError):
+            xsearch.fetch_page("q", format=fmt, session=make_session(cache=False, rate_limit=None),
+                               base_url=srv.base_url + "/xsearch")
+    finally:
+        srv.shutdown()
+        srv.server_close()

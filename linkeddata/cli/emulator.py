@@ -29,13 +29,21 @@ def serve(port: int, size: int, latency: float, services: tuple[str, ...], secon
     Example:
       linkeddata emulator serve --port 8700
       # in another shell, paste the printed exports, then:
-      linkeddata fetch q8vlc4xd0mgr3b2 --format ttl
+      linkeddata fetch k9dt4hbw6p1ncz8 --format ttl
     """
     from ..emulator import Emulator, available_services
 
-    names = list(services) or available_services()
+    known = available_services()
+    unknown = [name for name in services if name not in known]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)} (known: {', '.join(known)})", param_hint="'--service'")
+    names = list(services) or known
     ports = {name: port + i for i, name in enumerate(names)} if port else None
-    with Emulator(names, size=size, latency=latency, ports=ports) as emu:
+    try:
+        emu = Emulator(names, size=size, latency=latency, ports=ports).start()
+    except OSError as exc:  # e.g. a port already in use
+        raise click.ClickException(f"cannot start the emulator on 127.0.0.1: {exc.strerror or exc}") from None
+    try:
         for name, url in emu.urls.items():
             click.echo(f"{name:8} {url}", err=True)
         for key, value in sorted(emu.env().items()):
@@ -47,3 +55,5 @@ def serve(port: int, size: int, latency: float, services: tuple[str, ...], secon
                 time.sleep(0.2)
         except KeyboardInterrupt:
             pass
+    finally:
+        emu.stop()

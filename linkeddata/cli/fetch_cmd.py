@@ -43,7 +43,7 @@ def _map_locally(record: Any, profile: str) -> Any:
 @click.option("--libris-url", default=None, metavar="URL", help="Libris base URL (default: $LINKEDDATA_LIBRIS_URL).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the body to FILE instead of stdout.")
-@click.option("--headers", "show_headers", is_flag=True, help="Print ETag, Last-Modified, Content-Type, Content-Profile on stderr.")
+@click.option("--headers", "show_headers", is_flag=True, help="Print ETag, Last-Modified, Content-Type, Content-Profile, Content-Location on stderr.")
 def fetch_command(id_or_iri: str, fmt: str, profile: str | None, profile_via: str, lens: str | None,
                   embellished: bool | None, framed: bool | None, extension: bool, map_locally: bool,
                   libris_url: str | None, output: Path | None, show_headers: bool) -> None:

@@ -63,7 +63,12 @@ def map_command(source: str, profile: str, vocab_path: Path | None, fmt: str, ou
         mapped = map_document(record, iri, vocab=vocab, drop_unmapped=not keep_unmapped)
     text = profile_to_turtle(mapped, iri) if fmt == "ttl" else json.dumps(mapped, ensure_ascii=False, indent=2) + "\n"
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            from ..errors import InvalidInputError
+
+            raise InvalidInputError(f"cannot write {output}: {exc.strerror or exc}") from exc
     else:
         click.echo(text, nl=False)
 

@@ -35,7 +35,7 @@ def serve_command(store: Path, bind: str, read_only: bool, union_default_graph: 
       curl -H 'Accept: text/csv' --data-urlencode 'query=SELECT * WHERE {?s ?p ?o} LIMIT 3' http://127.0.0.1:7878/query
     """
     from ..errors import StoreError
-    from ..serve import serve, server_log, stop
+    from ..serve import Server, parse_bind, serve, server_log, stop
 
     if not Path(store).is_dir():
         raise StoreError(f"no store at {store}; build one first (linkeddata load … --store {store})")
@@ -49,8 +49,7 @@ def serve_command(store: Path, bind: str, read_only: bool, union_default_graph: 
     except BaseException:
         signal.signal(signal.SIGTERM, previous)
         raise
-    host = bind.rpartition(":")[0]
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{bind.rpartition(':')[2]}"
+    url = Server(process, *parse_bind(bind)).url
     mode = "read-only" if read_only else "read-write"
     click.echo(f"Serving {store} ({mode}) at {url}: SPARQL {url}/query"
                f"{'' if read_only else f', update {url}/update'}, graph store {url}/store. Ctrl-C stops.", err=True)

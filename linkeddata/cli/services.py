@@ -66,6 +66,8 @@ def register(group: click.Group) -> None:
 
         from ..libris import loans
 
+        if fmt == "pdf" and not output:
+            raise click.UsageError("PDF needs --output FILE")
         result = loans.ill_get(path, format=fmt, session=get_session())
         if fmt == "json":
             data: bytes = json.dumps(result, ensure_ascii=False, indent=2).encode("utf-8")
@@ -79,7 +81,5 @@ def register(group: click.Group) -> None:
             with open(output, "wb") as fh:
                 fh.write(data)
             click.echo(f"wrote {len(data)} bytes to {output}")
-        elif fmt == "pdf":
-            raise click.UsageError("PDF needs --output FILE")
         else:
             click.echo(data.decode("utf-8"))

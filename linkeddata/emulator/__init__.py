@@ -119,14 +119,22 @@ class Emulator:
                     os.environ[k] = v
 
     def start(self) -> Emulator:
-        for name in self.services:
-            module = importlib.import_module(f"{__name__}.{SERVICE_MODULES[name]}")
-            service: Service = module.build(self)
-            server = ServiceServer(service, self.faults, self.request_log, self.host, self.ports.get(name, 0),
-                                   self.latency)
-            start_server(server)
-            self.servers[name] = server
-            log.info("emulator %s listening on %s", name, server.base_url)
+        """Start every service; if one cannot start, stop those already running and re-raise."""
+        unknown = [name for name in self.services if name not in SERVICE_MODULES]
+        if unknown:
+            raise ValueError(f"unknown emulator service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_MODULES)}")
+        try:
+            for name in self.services:
+                module = importlib.import_module(f"{__name__}.{SERVICE_MODULES[name]}")
+                service: Service = module.build(self)
+                server = ServiceServer(service, self.faults, self.request_log, self.host, self.ports.get(name, 0),
+                                       self.latency)
+                start_server(server)
+                self.servers[name] = server
+                log.info("emulator %s listening on %s", name, server.base_url)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

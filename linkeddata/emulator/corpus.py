@@ -149,11 +149,12 @@ class Corpus:
                                                                            "http://libris.kb.se/hold/",
                                                                            "http://libris.kb.se/resource/")):
             key = "https://" + key[len("http://"):]
-        found = self._index.get(key)
-        if found is None and "#" in key:
-            found = self._index.get(key.split("#", 1)[0])
-            if found and found[1] == "record":
-                found = (found[0], "thing")
+        with self.lock:  # a write re-indexes a record in steps: never read it half done
+            found = self._index.get(key)
+            if found is None and "#" in key:
+                found = self._index.get(key.split("#", 1)[0])
+                if found and found[1] == "record":
+                    found = (found[0], "thing")
         return found
 
     def kind(self, iri: str) -> str:
@@ -181,17 +182,20 @@ class Corpus:
 
     def holdings_of(self, thing_iri: str) -> list[str]:
         """Record IRIs of the live holdings whose ``itemOf`` is ``thing_iri`` (or its record)."""
-        record_iri = self.resolve(thing_iri)
-        thing = self.records[record_iri]["@graph"][1]["@id"] if record_iri else thing_iri
-        return list(self._holdings.get(thing, []))
+        with self.lock:
+            record_iri = self.resolve(thing_iri)
+            thing = self.records[record_iri]["@graph"][1]["@id"] if record_iri else thing_iri
+            return list(self._holdings.get(thing, []))
 
     def sigels(self) -> set[str]:
         """Sigels of the libraries that hold at least one live record."""
-        return {s for s, iris in self._sigels.items() if iris}
+        with self.lock:
+            return {s for s, iris in self._sigels.items() if iris}
 
     def held_by(self, sigel: str) -> list[str]:
         """Record IRIs of the live holdings of one library."""
-        return sorted(self._sigels.get(sigel, ()))
+        with self.lock:
+            return sorted(self._sigels.get(sigel, ()))
 
     def iter_records(self, kind: str | None = None, include_deleted: bool = False) -> Iterator[str]:
         """Record IRIs in (modified, id) order, optionally one kind and with deleted records."""

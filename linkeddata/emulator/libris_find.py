@@ -71,13 +71,14 @@ class _Finder:
     def search(self, filters: list[tuple[str, str]]) -> list[str]:
         corpus = self.emu.corpus
         key = (tuple(sorted(filters)), len(corpus.changes), len(corpus.records))
-        if key not in self._cache:
+        iris = self._cache.get(key)
+        if iris is None:  # shared by the server's threads: never re-read a key another thread may clear
             with corpus.lock:
                 iris = [iri for iri in corpus.iter_records() if self.matches(iri, filters)]
             if len(self._cache) > 64:
                 self._cache.clear()
             self._cache[key] = iris
-        return self._cache[key]
+        return iris
 
     def matches(self, iri: str, filters: list[tuple[str, str]]) -> bool:
         doc = self.emu.corpus.records.get(iri)

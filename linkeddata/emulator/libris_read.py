@@ -422,10 +422,12 @@ def handle_record(req: Request, path: str, emu: Any) -> Response:
         embellished = _bool(req.arg("embellished"), req.arg("version") is None)
         framed = _bool(req.arg("framed"), media_type == "application/json") or lens != "none"
         profile = _requested_profile(req)
-        etag = corpus.etag(record_iri, embellished=embellished)
-        if _etag_matches(req.headers.get("If-None-Match"), etag):
-            return Response(304, b"", {"ETag": f'"{etag}"', "Server-Start-Time": _SERVER_START})
-        with corpus.lock:  # a consistent snapshot while writers may be changing the corpus
+        with corpus.lock:  # a consistent snapshot (ETag and body) while writers may be changing the corpus
+            if record_iri not in corpus.records:  # deleted since the lookup above
+                return Response.error(410, "Document has been deleted.")
+            etag = corpus.etag(record_iri, embellished=embellished)
+            if _etag_matches(req.headers.get("If-None-Match"), etag):
+                return Response(304, b"", {"ETag": f'"{etag}"', "Server-Start-Time": _SERVER_START})
             doc = copy.deepcopy(corpus.records[record_iri])
             if embellished:
                 doc = embellish(doc, record_iri, corpus)

@@ -29,6 +29,7 @@ from urllib.parse import unquote
 from xml.sax.saxutils import escape, quoteattr
 
 from . import login
+from .corpus import _AUTH_TYPES
 from .server import Request, Response, Service
 
 CANONICAL = "https://libris.kb.se"
@@ -36,9 +37,8 @@ LIBRARY_PREFIX = CANONICAL + "/library/"
 LD_JSON = "application/ld+json"
 MARC_JSON = "application/x-marc-json"
 MARCXML_NS = "http://www.loc.gov/MARC21/slim"
-#: Main-entity types that make a record an authority record (everything else but Item is bib).
-AUTH_TYPES = {"Person", "Organization", "Family", "Meeting", "Jurisdiction", "Topic", "Geographic",
-              "Concept", "Agent", "GenreForm", "ComplexSubject", "Temporal"}
+#: Main-entity types that make a record an authority record (everything else but Item is bib): the corpus' set.
+AUTH_TYPES = _AUTH_TYPES
 ROLE_CODES = {"author": "aut", "illustrator": "ill", "editor": "edt", "translator": "trl",
               "photographer": "pht", "composer": "cmp"}
 
@@ -624,8 +624,11 @@ def add_routes(service: Service, emu: Any) -> None:
 
     def marc_export(req: Request) -> Response:
         # the query string is split by hand and not URL-decoded, as MarcHttpExport does
-        raw = req.query
-        since, until = (raw.get("from") or [""])[0], (raw.get("until") or [""])[0]
+        raw: dict[str, str] = {}
+        for pair in req.raw_query.split("&"):
+            key, _, value = pair.partition("=")
+            raw.setdefault(key, value)
+        since, until = raw.get("from", ""), raw.get("until", "")
         stamp = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
         if not stamp.fullmatch(since) or not stamp.fullmatch(until):
             return jetty_error(400, "Missing or invalid from/until", req.path)

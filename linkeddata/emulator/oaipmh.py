@@ -6,7 +6,8 @@ without ``@context``, sets ``bib``/``auth``/``hold``/``hold:<sigel>``/``bib:<sig
 ``nb``/``sao``, inclusive ``from``/``until`` on ``modified``, stateless URL-safe
 Base64 JSON resumption tokens ending with an empty ``<resumptionToken/>``
 (pages scan ``emu.options["oai_page_size"]`` rows, default 100, so set pages can be
-empty), deleted headers without metadata and an ``<about>`` after every header.
+empty), deleted headers without metadata (with ``x-withDeletedData=true``: with the tombstone, a
+flag the token carries as ``d``) and an ``<about>`` after every header.
 ``emu.options["oai_conversion_failures"]``: short ids whose metadata is the
 provider's ``Error: Document conversion failed.``.
 """
@@ -122,7 +123,7 @@ class _Provider:
     def handle(self, req: Request) -> Response:
         query = {k: list(v) for k, v in req.query.items()}
         if req.method == "POST" and req.body:
-            for k, v in parse_qs(req.body.decode("utf-8"), keep_blank_values=True).items():
+            for k, v in parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True).items():
                 query.setdefault(k, []).extend(v)
         params = {k: v[0] for k, v in query.items()}
         verb = params.get("verb")
@@ -178,7 +179,7 @@ class _Provider:
         found = self.corpus.lookup(params["identifier"])
         if not found or not found[0]:
             raise _OAIFail("noRecordsMatch", "No records match.")
-        return f"<GetRecord>{self.record(found[0], prefix, True)}</GetRecord>"
+        return f"<GetRecord>{self.record(found[0], prefix, True, _flag(params, 'x-withDeletedData'))}</GetRecord>"
 
     def listrecords(self, params: dict[str, str], with_metadata: bool = True) -> str:
         verb = "ListRecords" if with_metadata else "ListIdentifiers"
@@ -195,6 +196,10 @@ class _Provider:
                 state["f"] = params["from"]
             if "set" in params:
                 state["s"] = params["set"]
+            if _flag(params, "x-withDeletedData"):
+                state["d"] = True
+            if _flag(params, "x-withSilentUpdates"):
+                state["c"] = True
             resumed = False
         prefix = self.check_prefix(state["p"])
         set_spec = state.get("s")
@@ -205,7 +210,8 @@ class _Provider:
         window = [row for row in self.rows() if (start is None or row[0] >= start) and row[0] <= end
                   and (cursor is None or (row[0], row[1]) > cursor)]
         scanned, rest = window[: self.page_size], window[self.page_size:]
-        parts = [self.record(iri, prefix, with_metadata) for _, _, iri in scanned if self.in_set(iri, set_spec)]
+        parts = [self.record(iri, prefix, with_metadata, bool(state.get("d"))) for _, _, iri in scanned
+                 if self.in_set(iri, set_spec)]
         if not resumed and not parts and not rest:
             raise _OAIFail("noRecordsMatch", "No records match.")
         if rest:
@@ -271,7 +277,9 @@ class _Provider:
             return (entity.get("inScheme") or {}).get("@id") == "https://id.kb.se/term/sao"
         return True
 
-    def record(self, iri: str, prefix: str, with_metadata: bool) -> str:
+    def record(self, iri: str, prefix: str, with_metadata: bool, with_deleted_data: bool = False) -> str:
+        """One ``<record>`` (or a ListIdentifiers header): a deleted record has no metadata unless
+        ``x-withDeletedData`` asked for its tombstone."""
         corpus = self.corpus
         deleted = iri in corpus.deleted
         doc = self.document(iri) or {"@graph": [{}]}
@@ -293,7 +301,7 @@ class _Provider:
         if not with_metadata:
             return header + about
         metadata = ""
-        if not deleted:
+        if not deleted or with_deleted_data:
             failures = set(self.emu.options.get("oai_conversion_failures", ()))
             if short_id(iri) in failures or iri in failures:
                 metadata = f"<metadata>{CONVERSION_FAILED}</metadata>"
@@ -306,6 +314,10 @@ class _Provider:
                             'xmlns:dc="http://purl.org/dc/elements/1.1/">'
                             f"<dc:identifier>{escape(iri)}</dc:identifier></oai_dc:dc></metadata>")
         return f"<record>{header}{metadata}{about}</record>"
+
+
+def _flag(params: dict[str, str], name: str) -> bool:
+    return params.get(name, "").strip().lower() == "true"
 
 
 def _attrs(params: dict[str, str]) -> str:

@@ -19,6 +19,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger(__name__)
+
+#: The text a 5xx error body carries instead of the real reason (``HttpTools.sendError``).
+GENERIC_5XX_MESSAGE = "Internal server error."
 
 
 class Headers(dict):
@@ -60,6 +64,8 @@ class Request:
     headers: dict[str, str]
     body: bytes
     base_url: str
+    #: The query string as sent, not decoded (``MarcHttpExport`` splits it by hand).
+    raw_query: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.headers, Headers):
@@ -98,9 +104,18 @@ class Response:
 
     @classmethod
     def error(cls, status: int, message: str, **headers: str) -> Response:
-        """The JSON error body the Libris REST server sends (``HttpTools.sendError``)."""
+        """The JSON error body the Libris REST server sends (``HttpTools.sendError``).
+
+        As there, a 5xx hides ``message`` behind a generic text and adds an ``error_id``
+        (the message is logged instead).
+        """
         reason = _REASONS.get(status, "Error")
-        return cls.json({"status_code": status, "status": reason, "message": message}, status=status, **headers)
+        body: dict[str, Any] = {"status_code": status, "status": reason, "message": message}
+        if status >= 500:
+            error_id = str(uuid.uuid4())
+            log.debug("error %s (%s): %s", error_id, status, message)
+            body.update(message=GENERIC_5XX_MESSAGE, error_id=error_id)
+        return cls.json(body, status=status, **headers)
 
 
 def _hdr(kwargs: dict[str, str]) -> dict[str, str]:
@@ -302,10 +317,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:  # answer, as a server does, instead of a traceback on the emulator's stderr
+            self.close_connection = True
+            self._write(Response.error(400, "Bad Content-Length"))
+            return
         body = self.rfile.read(length) if length else b""
         request = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
-                          Headers(self.headers.items()), body, self.server.base_url)
+                          Headers(self.headers.items()), body, self.server.base_url, parts.query)
         entry = LoggedRequest(self.server.service.name, self.command, parts.path, request.query,
                               dict(request.headers), time.monotonic())
         with self.server._log_lock:
@@ -375,6 +397,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def start_server(server: ServiceServer) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, name=f"emulator-{server.service.name}", daemon=True)
+    # a short poll interval: shutdown() waits up to one interval, and test suites stop many emulators
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"emulator-{server.service.name}", daemon=True)
     thread.start()
     return thread

@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 import requests
 
 from ..config import service_url
-from ..errors import GoneError, HTTPError, LinkedDataError, NotFoundError
+from ..errors import GoneError, HTTPError, InvalidInputError, LinkedDataError, NotFoundError
 from ..http import make_session, request
 from ..records import Record
 from .find import fetch_many
@@ -53,6 +53,14 @@ def parse_time(value: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
+def _checked_time(value: str) -> str:
+    try:
+        parse_time(value)
+    except ValueError:
+        raise InvalidInputError(f"invalid change-feed position {value!r}: use an ISO time such as 2026-07-02T08:15Z") from None
+    return value
+
+
 @dataclass(frozen=True)
 class Position:
     """Where a feed reader stopped: the newest activity handled (its time and entity id)."""
@@ -67,9 +75,8 @@ class Position:
         if isinstance(value, datetime):
             return cls(value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"))
         if isinstance(value, str):
-            parse_time(value)
-            return cls(value)
-        return cls(str(value["time"]), str(value.get("id", "")))
+            return cls(_checked_time(value))
+        return cls(_checked_time(str(value.get("time", ""))), str(value.get("id", "")))
 
     def as_dict(self) -> dict[str, str]:
         return {"time": self.time, "id": self.id}

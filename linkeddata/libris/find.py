@@ -245,6 +245,10 @@ class FindResults:
             raise InvalidInputError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
         if on_window not in ("warn", "error"):
             raise InvalidInputError("on_window must be 'warn' or 'error'")
+        if full and profile:  # fail now, not once per hit (each would be skipped with the same error)
+            from .read import resolve_profile
+
+            resolve_profile(profile)
         pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
         self.params: Params = [(k, _text(v)) for k, v in pairs if k not in ("_limit", "_offset", "_stats")]
         if not any(k in ("q", "o") for k, _ in self.params):
@@ -289,7 +293,10 @@ class FindResults:
             raise HTTPError(f"{response.url}: /find answered with invalid JSON", url=response.url) from exc
         if not isinstance(page, dict) or not isinstance(page.get("items", []), list):
             raise HTTPError(f"{response.url}: not a /find result page", url=response.url)
-        self._total = int(page.get("totalItems") or 0)
+        try:
+            self._total = int(page.get("totalItems") or 0)
+        except (TypeError, ValueError) as exc:
+            raise HTTPError(f"{response.url}: totalItems is not a number", url=response.url) from exc
         try:
             self.window = int(page.get("maxItems", DEFAULT_MAX_ITEMS))
         except (TypeError, ValueError):
@@ -298,6 +305,14 @@ class FindResults:
 
     def _first_page(self) -> dict[str, Any]:
         if self._first is None:
+            if self.offset > 0 and self.window is None:
+                # resuming: learn the search window first (``_limit=0``: no items), so the
+                # first page does not ask past it, which the server refuses with 400
+                self._get(self.base_url + "/find", self._page_params(self.offset, 0))
+                if self.window is not None and self.offset >= self.window:
+                    self._first = {"items": []}
+                    self._window_reached()
+                    return self._first
             self._first = self._get(self.base_url + "/find", self._page_params(self.offset, self._limit_at(self.offset)))
         return self._first
 
@@ -357,11 +372,15 @@ class FindResults:
                 yield index, result
 
     def __iter__(self) -> Iterator[Record]:
+        if self.max_items is not None and self.max_items <= 0:
+            return
         page: dict[str, Any] | None = self._first_page()
         self._first = None
         while page is not None:
             items = page.get("items") or []
             page_start = self.offset
+            if self.max_items is not None:  # a server may send more than ``_limit`` asked for
+                items = items[:self.start_offset + self.max_items - page_start]
             for index, record in self._records(items):
                 self.offset = page_start + index + 1
                 yield record

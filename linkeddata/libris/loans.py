@@ -40,6 +40,7 @@ from lxml import etree
 
 from ..errors import ConfigError, InvalidInputError, ParseError
 from ..http import make_session, request
+from .write import _uncached
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,14 @@ def loan_status(url_template: str, *, isbn: str | None = None, issn: str | None 
     missing = [k for k in needed if not values[k]]
     if missing or not needed:
         raise InvalidInputError(f"loan-status URL needs {', '.join(sorted(missing or ['{isbn}, {issn} or {id}']))}")
-    url = url_template.format(**{k: quote(v or "", safe="") for k, v in values.items()})
-    session = session or make_session()
-    response = request(session, "GET", url, what=f"loan status at {url}", headers={"Accept": "text/xml, application/xml"})
+    try:
+        url = url_template.format(**{k: quote(v or "", safe="") for k, v in values.items()})
+    except (IndexError, KeyError, ValueError) as exc:  # "{}", a lone "{" or "}"
+        raise InvalidInputError(f"loan-status URL {url_template!r} is not a valid template ({exc})") from None
+    session = session or make_session(cache=False)
+    with _uncached(session):  # availability is real-time: never answer from the HTTP cache
+        response = request(session, "GET", url, what=f"loan status at {url}",
+                           headers={"Accept": "text/xml, application/xml"})
     return parse_loan_status(response.content, source=url)
 
 
@@ -116,8 +122,10 @@ def ill_get(path: str, *, format: str = "json", params: dict[str, str] | None = 
         raise ConfigError(f"the ILLER API needs an API key: set {ENV_ILL_KEY}")
     url = f"{base}/{path.lstrip('/')}"
     session = session or make_session(cache=False)
-    response = request(session, "GET", url, what=f"ILL {path}", params=params,
-                       headers={"api-key": key, "Accept": ILL_FORMATS[format]})
+    # uncached: the HTTP cache would store the api-key header (and loan data) in its SQLite file
+    with _uncached(session):
+        response = request(session, "GET", url, what=f"ILL {path}", params=params,
+                           headers={"api-key": key, "Accept": ILL_FORMATS[format]})
     if format == "json":
         try:
             return response.json()

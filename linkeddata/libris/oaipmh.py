@@ -230,6 +230,8 @@ class OAIClient:
 
     def identify(self) -> Identify:
         el = self.request("Identify").find("oai:Identify", NS)
+        if el is None:
+            raise HTTPError(f"{self.base_url}: the Identify response has no <Identify> element", url=self.base_url)
         return Identify(
             _text(el, "oai:repositoryName"), _text(el, "oai:baseURL"), _text(el, "oai:protocolVersion"),
             _text(el, "oai:earliestDatestamp"), _text(el, "oai:deletedRecord"), _text(el, "oai:granularity"),

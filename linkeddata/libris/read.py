@@ -49,9 +49,6 @@ _ACCEPT_ORDER = ("text/turtle", "application/trig", "application/ld+json", "appl
 _JSON_TYPES = ("application/ld+json", "application/json")
 #: The default profile (no mapping).
 KBV_PROFILE = "https://id.kb.se/sys/context/kbv"
-_TARGET = "https://id.kb.se/sys/context/target/"
-#: Profile names → target IRIs (used when :mod:`linkeddata.profiles` is not installed).
-PROFILES: dict[str, str] = {"sdo": _TARGET + "sdo-w3c", "bibo": _TARGET + "bibo-w3c", "loc": _TARGET + "loc-w3c-sdo"}
 LENSES = ("chip", "card", "none")
 _LIBRIS = SERVICES["libris"]
 _LEGACY = re.compile(r"https?://libris\.kb\.se/(?:resource/)?(?:bib|auth|hold)/\d+")
@@ -95,15 +92,9 @@ def build_accept(media_type: str) -> str:
 
 
 def resolve_profile(name_or_iri: str) -> str:
-    """A profile name (``sdo``, ``bibo``, ``loc``) or IRI → the profile IRI."""
-    try:
-        from ..profiles import resolve_profile as resolve
-    except ImportError:
-        if name_or_iri in PROFILES:
-            return PROFILES[name_or_iri]
-        if name_or_iri.startswith(("http://", "https://")):
-            return name_or_iri
-        raise InvalidInputError(f"unknown profile {name_or_iri!r}; use one of {', '.join(PROFILES)} or an IRI") from None
+    """A profile name (``sdo``, ``bibo``, ``loc``) or IRI → the profile IRI (see :mod:`linkeddata.profiles`)."""
+    from ..profiles import resolve_profile as resolve
+
     return resolve(name_or_iri)
 
 
@@ -249,4 +240,4 @@ def _modified_of(data: Any) -> str | None:
     return meta.get("modified") if isinstance(meta, dict) else None
 
 
-__all__ = ["FORMATS", "PROFILES", "build_accept", "fetch_record", "record_iri", "resolve_profile"]
+__all__ = ["FORMATS", "build_accept", "fetch_record", "record_iri", "resolve_profile"]

@@ -105,15 +105,9 @@ def record_iri(id_or_iri: str) -> str:
     >>> record_iri("http://libris.kb.se/bib/1234")
     'http://libris.kb.se/bib/1234'
     """
-    value = id_or_iri.strip()
-    if not value:
-        raise InvalidInputError("empty record id")
-    if value.startswith(("http://", "https://")):
-        value = to_canonical_iri(value)
-        return value.split("#", 1)[0] if value.startswith(SERVICES["libris"] + "/") else value
-    if not re.fullmatch(r"[0-9a-z]{1,20}", value):
-        raise InvalidInputError(f"not a Libris record id: {value!r}")
-    return f"{SERVICES['libris']}/{value}"
+    from .read import record_iri as canonical_record_iri
+
+    return canonical_record_iri(id_or_iri)
 
 
 def _url(id_or_iri: str, base_url: str | None) -> str:
@@ -315,7 +309,9 @@ def create(doc: dict[str, Any], *, sigel: str | None = None, auth: LibrisAuth | 
     if validate:
         validate_document(doc, what="new record")
     ctx = _Context(session, auth, sigel, base_url)
-    what = f"new record ({_types(_graph(doc)[1])[0] if len(_graph(doc)) > 1 else '?'}) as {ctx.sigel}"
+    graph = _graph(doc)
+    types = _types(graph[1]) if len(graph) > 1 and isinstance(graph[1], dict) else []
+    what = f"new record ({types[0] if types else '?'}) as {ctx.sigel}"
     response = _send(ctx, "POST", ctx.base + "/data", what=what, op="create", ok=(201,), data=_body(doc),
                      headers={"Content-Type": LD_JSON, "XL-Active-Sigel": ctx.sigel, "Accept": LD_JSON})
     location = response.headers.get("Location")

@@ -82,11 +82,11 @@ def fetch_page(query: str, *, format: str = "json", start: int = 1, n: int = 10,
     if format == "json":
         try:
             body = response.json()["xsearch"]
-        except (ValueError, KeyError, TypeError) as exc:
+            items = list(body.get("list") or [])
+            return XSearchPage(int(body.get("records") or 0), int(body.get("from") or start),
+                               int(body.get("to") or start - 1 + len(items)), items)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ParseError(f"xsearch {query!r}: answer is not xsearch JSON ({response.url})") from exc
-        items = body.get("list") or []
-        return XSearchPage(int(body.get("records") or 0), int(body.get("from") or start),
-                           int(body.get("to") or start - 1 + len(items)), list(items))
     try:
         root = etree.fromstring(response.content, parser=etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
@@ -95,8 +95,11 @@ def fetch_page(query: str, *, format: str = "json", start: int = 1, n: int = 10,
         items = root.findall(f".//{{{MARC_NS}}}record")
     else:
         items = root.findall(f".//{{{MODS_NS}}}mods")
-    return XSearchPage(int(root.get("records") or 0), int(root.get("from") or start),
-                       int(root.get("to") or start - 1 + len(items)), items)
+    try:
+        return XSearchPage(int(root.get("records") or 0), int(root.get("from") or start),
+                           int(root.get("to") or start - 1 + len(items)), items)
+    except ValueError as exc:
+        raise ParseError(f"xsearch {query!r}: the hit counts are not numbers ({response.url})") from exc
 
 
 def search(query: str, *, format: str = "json", n: int = MAX_N, max_records: int | None = None,

@@ -43,8 +43,8 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import config
-from ..errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError
-from .isil import isil_for_sigel
+from ..errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError, ServiceUnavailableError
+from .isil import _get_json, _session, isil_for_sigel
 from .model import BIBDB_TYPE_BASE, LIBRIS_LIBRARY_BASE, Address, Organisation, bibdb_record, coordinate, swedish_iri
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 200
 DEFAULT_MAX_PAGES = 500
 ORG_TYPES = ("library", "bibliography")
+JSON = "application/json"
 
 _ADDRESS_KINDS = {"ill": "ill", "del": "delivery", "vis": "visitor", "inv": "invoicing", "stat": "statistics",
                   "": "postal", "post": "postal", "postal": "postal"}
@@ -117,31 +118,14 @@ def organisation_from_bibdb(lib: Any, source: str = "library database record") -
     )
 
 
-def _session(session: Any) -> Any:
-    if session is None:
-        from ..http import make_session
-
-        session = make_session()
-    return session
-
-
-def _get_json(session: Any, url: str, params: dict[str, Any], what: str) -> Any:
-    from ..http import request
-
-    response = request(session, "GET", url, params=params, what=what, headers={"Accept": "application/json"})
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ParseError(f"{what}: the answer from {response.url} is not JSON") from exc
-
-
 def iter_library_pages(*, org_type: str = "library", sigel: str = "*", holdings: bool = True, session: Any = None,
                        base_url: str | None = None, page_size: int = PAGE_SIZE, max_pages: int = DEFAULT_MAX_PAGES,
                        max_seconds: float | None = None) -> Iterator[list[Any]]:
     """The raw ``libraries`` arrays, page by page, until an empty one.
 
-    ``start`` advances by the number of libraries received: 200 (``page_size``) on the
-    real service, fewer on a server with smaller pages, which is then paged correctly.
+    ``start`` advances by the number of libraries received: 200 on the real service,
+    fewer on a server with smaller pages, which is then paged correctly. ``page_size``
+    is only checked, never sent: the service takes no page-size parameter.
     """
     if org_type not in ORG_TYPES:
         raise InvalidInputError(f"org_type must be one of {', '.join(ORG_TYPES)}, got {org_type!r}")
@@ -151,13 +135,14 @@ def iter_library_pages(*, org_type: str = "library", sigel: str = "*", holdings:
     url = config.service_url("bibdb", base_url) + "/api"
     started = time.monotonic()
     start = 0
+    previous: list[Any] | None = None
     for _page in range(max_pages):
         params: dict[str, Any] = {"sigel": sigel, "org_type": org_type}
         if holdings and org_type == "library":
             params["holdings"] = "True"
         if start:
             params["start"] = start
-        body = _get_json(session, url, params, f"library database list start={start}")
+        body = _get_json(session, url, params, f"library database list start={start}", accept=JSON)
         libraries = body.get("libraries") if isinstance(body, dict) else None
         if libraries is None:
             raise ParseError(f"library database list start={start}: no 'libraries' array in the answer")
@@ -165,6 +150,10 @@ def iter_library_pages(*, org_type: str = "library", sigel: str = "*", holdings:
             raise ParseError(f"library database list start={start}: 'libraries' is not an array")
         if not libraries:
             return
+        if libraries == previous:  # a server that ignores ``start`` would repeat its page max_pages times
+            raise ServiceUnavailableError(f"library database list start={start}: the same page again "
+                                          "(the server does not page)", url=url)
+        previous = libraries
         yield libraries
         start += len(libraries)
         if max_seconds is not None and time.monotonic() - started > max_seconds:
@@ -207,10 +196,12 @@ def get_library(sigel: str, *, session: Any = None, base_url: str | None = None)
         raise InvalidInputError(f"invalid sigel {sigel!r}")
     url = config.service_url("bibdb", base_url) + "/api/library"
     what = f"library database record {sigel}"
-    body = _get_json(_session(session), url, {"sigel": sigel}, what)
+    body = _get_json(_session(session), url, {"sigel": sigel}, what, accept=JSON)
     lib = body
     if isinstance(body, dict) and "libraries" in body:
         libs = body.get("libraries") or []
+        if not isinstance(libs, list):
+            raise ParseError(f"{what}: 'libraries' is not an array")
         lib = next((x for x in libs if isinstance(x, dict) and x.get("sigel") == sigel), libs[0] if libs else None)
     if not lib:
         raise NotFoundError(f"not found: {what}", url=url, status=200)

@@ -250,11 +250,11 @@ def _session(session: Any) -> Any:
     return session
 
 
-def _get_json(session: Any, url: str, params: dict[str, Any] | None, what: str) -> Any:
+def _get_json(session: Any, url: str, params: dict[str, Any] | None, what: str,
+              accept: str = "application/ld+json, application/json;q=0.9") -> Any:
     from ..http import request
 
-    response = request(session, "GET", url, params=params, what=what,
-                       headers={"Accept": "application/ld+json, application/json;q=0.9"})
+    response = request(session, "GET", url, params=params, what=what, headers={"Accept": accept})
     try:
         return response.json()
     except ValueError as exc:
@@ -333,15 +333,21 @@ class OrgSearch:
             return 1
 
     def __iter__(self) -> Iterator[Organisation]:
+        if self.max_items is not None and self.max_items <= 0:
+            return
         started = time.monotonic()
         yielded = 0
         page_no = 1
         body = self._first_page()
         seen: set[str] = set()
+        previous: list[Any] | None = None
         while True:
             members = body.get("member") or []
             if not isinstance(members, list):
                 members = [members]
+            if members and members == previous:  # no pageIndex and the ``page`` parameter ignored
+                raise ServiceUnavailableError(f"ISIL agency search {self.query!r}: page {page_no} repeats the page before")
+            previous = members
             for i, member in enumerate(members):
                 try:
                     org = organisation_from_member(member, f"ISIL agency search {self.query!r} page {page_no} item {i + 1}")

@@ -26,9 +26,11 @@ queries and of Libris's own schema.org mapping; lobid writes ``https://schema.or
 ``lv:`` = ``http://purl.org/lobid/lv#``, as lobid; ``org:`` = ``http://www.w3.org/ns/org#``):
 
 ==========================  =============================================================
-``rdf:type``                ``schema:Library``, ``schema:Museum``, ``schema:ArchiveOrganization``
-                            or ``schema:Organization`` (from PICA+ ``035E $f``/``$b`` or the
-                            library database ``org_type``); always also ``schema:Organization``
+``rdf:type``                ``schema:Library``, ``schema:Museum`` (ISIL ``DE-MUS-…``) or
+                            ``schema:Organization`` (PICA+ ``035E $f`` of 85 and above, or a
+                            library database ``org_type`` other than ``library``;
+                            ``schema:ArchiveOrganization`` when a caller sets it); always also
+                            ``schema:Organization``
 ``org:classification``      type concept: ``http://purl.org/lobid/libtype#n<035E $f>`` or
                             ``https://id.kb.se/term/bibdb/<library_type>``
 ``lv:isil``                 the ISIL (literal); also ``schema:identifier`` (same literal)

@@ -217,7 +217,7 @@ def _compact_field(arr: list[Any], source: str) -> tuple[str, list[tuple[str, st
     pairs = []
     for i in range(0, len(rest), 2):
         code, value = rest[i], rest[i + 1]
-        if not isinstance(code, str) or value is None or isinstance(value, (dict, list)):
+        if not isinstance(code, str) or len(code.lstrip("$")) != 1 or value is None or isinstance(value, (dict, list)):
             raise ParseError(f"{source}: compact field {tag} has a bad subfield")
         pairs.append((code.lstrip("$"), str(value)))
     return tag, pairs
