@@ -231,7 +231,11 @@ def run_child(name: str, size: int, workdir: Path, timeout: float) -> dict[str, 
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
         return {"error": f"exit {proc.returncode}: {tail}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = proc.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"error": f"no result from the scenario (stdout: {proc.stdout.strip()[-200:]!r})"}
 
 
 def _rate(result: dict[str, Any]) -> float:
@@ -286,7 +290,7 @@ def summarise(size: int, res: dict[str, dict[str, Any]], rows: list[dict[str, An
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     cols = ["size", "metric", "value", "target", "met", "note"]
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in cols}
     print("  ".join(c.ljust(widths[c]) for c in cols))
     print("  ".join("-" * widths[c] for c in cols))
     for r in rows:
@@ -313,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if not sizes:
+        parser.error("--sizes needs at least one size")
     names = [s for s in args.scenarios.split(",") if s and s != "prepare"]
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "python": sys.version.split()[0],
                                "sizes": {}}

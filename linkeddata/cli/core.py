@@ -40,7 +40,7 @@ def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | No
     \b
     Examples:
       linkeddata load record.jsonld dump.nq --store ./kg
-      linkeddata load q8vlc4xd0mgr3b2 https://libris.kb.se/fxql7jqr38b1dkf --store ./kg
+      linkeddata load k9dt4hbw6p1ncz8 https://libris.kb.se/f5nc8rlm2x0vq7s --store ./kg
     """
     from ..sources import load_sources
     from ..store import open_store
@@ -73,7 +73,7 @@ def query(query_text: str, store: Path, fmt: str, params: tuple[str, ...], outpu
     \b
     Examples:
       linkeddata query holdings-by-library --store ./kg
-      linkeddata query holdings-of --param instance=https://libris.kb.se/q8vlc4xd0mgr3b2#it
+      linkeddata query holdings-of --param instance=https://libris.kb.se/k9dt4hbw6p1ncz8#it
       linkeddata query 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }' --format csv
     """
     from ..query import format_results, parse_params, run_query
