@@ -40,6 +40,12 @@ _KNOWN = {
     "libris": {"ids", "find", "holdings", "holdings_full", "embellished", "concurrency", "profile"},
     "organisations": {"libraries", "isil_queries", "isils"},
 }
+#: ``[[harvest]]`` entries: the keys each kind takes (see :mod:`linkeddata.harvest`).
+_HARVEST_KEYS = {
+    "oai": {"kind", "set", "from", "until", "prefix"},
+    "find": {"kind", "q", "filters", "max", "full", "embellished", "profile"},
+    "changes": {"kind", "since"},
+}
 
 
 def load_config(path: str | Path | None = None) -> dict[str, Any]:
@@ -50,12 +56,43 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{source}: {exc}") from exc
     for section, values in config.items():
+        if section == "harvest":
+            _check_harvests(values, source)
+            continue
         if section not in _KNOWN:
-            raise ConfigError(f"{source}: unknown section [{section}] (known: {', '.join(_KNOWN)})")
+            raise ConfigError(f"{source}: unknown section [{section}] (known: {', '.join(_KNOWN)}, [[harvest]])")
         unknown = set(values) - _KNOWN[section]
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) in [{section}]: {', '.join(sorted(unknown))}")
     return config
+
+
+def _check_harvests(entries: Any, source: Path) -> None:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{source}: harvests are [[harvest]] tables")
+    for entry in entries:
+        kind = entry.get("kind")
+        if kind not in _HARVEST_KEYS:
+            raise ConfigError(f"{source}: [[harvest]] kind must be one of {', '.join(_HARVEST_KEYS)}, got {kind!r}")
+        unknown = set(entry) - _HARVEST_KEYS[kind]
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) in a {kind} [[harvest]]: {', '.join(sorted(unknown))}")
+
+
+def _run_harvest(store: Any, entry: dict[str, Any], session: Any, progress: Callable[[int], None] | None) -> Any:
+    """One ``[[harvest]]`` entry, resumable like ``linkeddata harvest`` (same checkpoints)."""
+    from . import harvest
+
+    kind = entry["kind"]
+    if kind == "oai":
+        return harvest.harvest_oai(store, set=entry.get("set"), from_=entry.get("from"), until=entry.get("until"),
+                                   metadata_prefix=entry.get("prefix", "jsonld"), session=session, progress=progress)
+    if kind == "find":
+        params = {"q": entry.get("q", "*"), **{k: str(v) for k, v in entry.get("filters", {}).items()}}
+        return harvest.harvest_find(store, params, max_items=entry.get("max"), full=bool(entry.get("full", False)),
+                                    embellished=bool(entry.get("embellished", False)),
+                                    profile=entry.get("profile") or None, session=session, progress=progress)
+    return harvest.harvest_changes(store, since=entry.get("since"), session=session, progress=progress)
 
 
 @dataclass
@@ -65,6 +102,7 @@ class BuildResult:
     store: Path | str | None
     records: int = 0
     holdings: int = 0
+    harvested: int = 0
     organisations: int = 0
     triples: int = 0
     seconds: float = 0.0
@@ -78,6 +116,8 @@ class BuildResult:
             f"Built {self.store or 'a temporary store'} in {self.seconds:.1f} s: {self.records} bibliographic records, "
             f"{self.holdings} holdings, {self.organisations} organisations, {self.triples} triples.",
         ]
+        if self.harvested:
+            lines[0] = lines[0].replace(" holdings, ", f" holdings, {self.harvested} harvested records, ")
         if self.skipped:
             lines.append(f"{len(self.skipped)} records skipped: " + "; ".join(f"{i} ({r})" for i, r in self.skipped[:5]))
         if self.missing_organisations:
@@ -172,6 +212,10 @@ def run_build(
         held = st.load_records(_holdings_of(instances, config, session), progress=progress)
         stats.add(held)
         result.holdings = held.records
+    for entry in config.get("harvest", []):
+        summary = _run_harvest(st, entry, session, progress)
+        result.harvested += summary.records
+        result.skipped.extend(summary.skipped)
     sigels = sorted({unquote(iri.rsplit("/", 1)[-1]) for iri in _select(
         st, "SELECT DISTINCT ?lib WHERE { ?item kbv:heldBy ?lib }") if "/library/" in iri})
     missing: list[str] = []
@@ -179,7 +223,7 @@ def run_build(
     stats.add(orgs)
     result.organisations = orgs.records
     result.missing_organisations = missing
-    result.skipped = stats.skipped
+    result.skipped = stats.skipped + result.skipped
     result.triples = st.count_triples()
     result.table = results_to_records(run_query(st, "holdings-by-library"))
     st.flush()

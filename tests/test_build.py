@@ -61,3 +61,29 @@ def test_bad_config_is_a_clear_error(tmp_path):
     cfg.write_text("[libris\n", "utf-8")
     with pytest.raises(ConfigError, match="bad.toml"):
         load_config(cfg)
+
+
+def test_build_config_can_name_harvests(emu_env, session, tmp_path):
+    cfg = tmp_path / "harvests.toml"
+    cfg.write_text('[libris]\nfind = []\n[organisations]\nisil_queries = []\n'
+                   '[[harvest]]\nkind = "oai"\nset = "hold:Umu"\n'
+                   '[[harvest]]\nkind = "find"\nfilters = { "@type" = "Instance" }\nmax = 3\nfull = true\n', "utf-8")
+    result = run_build(load_config(cfg), tmp_path / "kg", session=session)
+    umu_holdings = sum(1 for iri in emu_env.corpus.iter_records(kind="hold")
+                       if emu_env.corpus.get(iri)["@graph"][1]["heldBy"]["@id"].endswith("/Umu"))
+    assert result.harvested == umu_holdings + 3
+    rows = {row["library"]: int(row["items"]) for row in result.table}
+    assert rows["https://libris.kb.se/library/Umu"] == umu_holdings
+    assert "harvested records" in result.report()
+    again = run_build(load_config(cfg), tmp_path / "kg", session=session)  # resumable: the OAI harvest is done
+    assert again.triples == result.triples
+
+
+def test_bad_harvest_entries_are_clear_errors(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[[harvest]]\nkind = "ftp"\n', "utf-8")
+    with pytest.raises(ConfigError, match="kind must be one of oai, find, changes"):
+        load_config(cfg)
+    cfg.write_text('[[harvest]]\nkind = "oai"\nsets = "bib"\n', "utf-8")
+    with pytest.raises(ConfigError, match="unknown key.*sets"):
+        load_config(cfg)
