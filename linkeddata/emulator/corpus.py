@@ -114,6 +114,8 @@ class Corpus:
         self.terms: dict[str, dict[str, Any]] = {}
         self._graveyard: dict[str, dict[str, Any]] = {}
         self._index: dict[str, tuple[str, str]] = {}  # any IRI/short id → (record IRI, how)
+        self._keys: dict[str, list[str]] = {}  # record IRI → its keys in _index (O(1) re-indexing)
+        self._held: dict[str, tuple[str | None, str | None]] = {}  # holding IRI → (itemOf, sigel)
         self._kinds: dict[str, str] = {}
         self._holdings: dict[str, list[str]] = {}
         self._sigels: dict[str, set[str]] = {}  # sigel → holding record IRIs
@@ -233,8 +235,11 @@ class Corpus:
 
     # ------------------------------------------------------------ writes
 
-    def create(self, doc: dict[str, Any], sigel: str) -> str:
-        """Store a new record; temporary ids are replaced by a minted one. Returns the record IRI."""
+    def create(self, doc: dict[str, Any], sigel: str, stamp: str | None = None) -> str:
+        """Store a new record; temporary ids are replaced by a minted one. Returns the record IRI.
+
+        ``stamp`` (a record timestamp) replaces "now" (the change generator sets its own times).
+        """
         with self.lock:
             graph = copy.deepcopy(doc["@graph"])
             temp = graph[0].get("@id", "")
@@ -246,7 +251,7 @@ class Corpus:
                 graph[1]["@id"] = new + "#it"
             if len(graph) > 1:
                 graph[0]["mainEntity"] = {"@id": graph[1]["@id"]}
-            stamp = now_iso()
+            stamp = stamp or now_iso()
             record = graph[0]
             record.setdefault("@type", "Record")
             record["controlNumber"] = short_id(new)
@@ -258,15 +263,15 @@ class Corpus:
             self.changes.append((stamp, new, "Create"))
             return new
 
-    def replace(self, iri: str, doc: dict[str, Any]) -> None:
-        """Replace a live record's document (ids kept, ``modified`` set to now)."""
+    def replace(self, iri: str, doc: dict[str, Any], stamp: str | None = None) -> None:
+        """Replace a live record's document (ids kept, ``modified`` set to now or ``stamp``)."""
         with self.lock:
             record_iri = self.resolve(iri)
             if record_iri is None:
                 raise KeyError(iri)
             graph = copy.deepcopy(doc["@graph"])
             old = self.records[record_iri]["@graph"][0]
-            stamp = now_iso()
+            stamp = stamp or now_iso()
             graph[0]["@id"] = record_iri
             graph[0]["created"] = old.get("created", stamp)
             graph[0]["modified"] = stamp
@@ -276,13 +281,13 @@ class Corpus:
             self._add(record_iri, {"@graph": graph})
             self.changes.append((stamp, record_iri, "Update"))
 
-    def delete(self, iri: str) -> None:
+    def delete(self, iri: str, stamp: str | None = None) -> None:
         """Delete a live record: it becomes a tombstone (410) and a Delete change."""
         with self.lock:
             record_iri = self.resolve(iri)
             if record_iri is None:
                 raise KeyError(iri)
-            stamp = now_iso()
+            stamp = stamp or now_iso()
             doc = self.records[record_iri]
             self._remove_indexes(record_iri)
             del self.records[record_iri]
@@ -290,6 +295,70 @@ class Corpus:
             doc["@graph"][0]["modified"] = stamp
             self._bury(record_iri, doc, stamp)
             self.changes.append((stamp, record_iri, "Delete"))
+
+    def churn(self, count: int, seed: int = 0, end: datetime | None = None) -> dict[str, int]:
+        """Apply ``count`` deterministic changes, like a day of cataloguing: edits of
+        bibliographic and holding records (some edited twice or more), new holdings and new
+        records, holdings moved to another library, deleted holdings and deleted records
+        without holdings. Their times are spread up to ``end`` (default now), after every
+        earlier change, several in one millisecond. Returns how many of each kind were made.
+        """
+        rng = random.Random(f"{self.seed}:churn:{seed}")
+        end = end or datetime.now(timezone.utc)
+        with self.lock:
+            latest = max((parse_time(text) for text, _, _ in self.changes[-50:]), default=end - timedelta(days=1))
+            start = max(latest + timedelta(milliseconds=1), end - timedelta(milliseconds=2 * count))
+            step = (end - start) / max(1, count)
+            pool = [iri for iri in self.records if self._kinds.get(iri) in ("bib", "hold")]
+            persons = [iri for iri, doc in self.records.items() if doc["@graph"][1].get("@type") == "Person"]
+            made = {"update": 0, "create": 0, "move": 0, "delete": 0}
+            for n in range(count):
+                stamp = format_time(start + step * n)
+                roll = rng.random()
+                iri = pool[rng.randrange(len(pool))]
+                while iri not in self.records:
+                    iri = pool[rng.randrange(len(pool))]
+                kind = self._kinds[iri]
+                if roll < 0.12 and kind == "hold":
+                    self.delete(iri, stamp)
+                    made["delete"] += 1
+                elif roll < 0.15 and kind == "bib" and not self.holdings_of(iri):
+                    self.delete(iri, stamp)
+                    made["delete"] += 1
+                elif roll < 0.30:
+                    bib = iri if kind == "bib" else self._held[iri][0] or ""
+                    if self.resolve(bib) is None:
+                        continue
+                    sigel = rng.choice(FIXTURE_SIGELS)
+                    thing = self.records[self.resolve(bib) or ""]["@graph"][1]["@id"]
+                    doc = _holding("https://libris.kb.se/TEMPID", thing, sigel, stamp, rng)
+                    pool.append(self.create(doc, sigel, stamp))
+                    made["create"] += 1
+                elif roll < 0.36:
+                    fresh = BASE + "TEMPID"
+                    doc = _generated_bib(fresh, self.size + n, rng, persons, stamp, stamp)
+                    doc["@graph"][2]["@id"] = fresh + "#work"
+                    pool.append(self.create(doc, rng.choice(FIXTURE_SIGELS), stamp))
+                    made["create"] += 1
+                elif roll < 0.40 and kind == "hold":
+                    doc = copy.deepcopy(self.records[iri])
+                    library = {"@id": LIBRARY_BASE + rng.choice(FIXTURE_SIGELS)}
+                    doc["@graph"][1]["heldBy"] = library
+                    for part in doc["@graph"][1].get("hasComponent", []):
+                        part["heldBy"] = library
+                    self.replace(iri, doc, stamp)
+                    made["move"] += 1
+                else:
+                    doc = copy.deepcopy(self.records[iri])
+                    doc["@graph"][0]["descriptionLastModifier"] = {"@id": LIBRARY_BASE + rng.choice(FIXTURE_SIGELS)}
+                    thing = doc["@graph"][1]
+                    if kind == "hold":
+                        thing["shelfMark"] = {"@type": "ShelfMark", "label": [f"{rng.choice(_KSSB)} {n}"]}
+                    else:
+                        thing["extent"] = [{"@type": "Extent", "label": [f"{40 + rng.randrange(500)} s."]}]
+                    self.replace(iri, doc, stamp)
+                    made["update"] += 1
+        return made
 
     # ------------------------------------------------------------ internals
 
@@ -310,40 +379,47 @@ class Corpus:
     def _add(self, iri: str, doc: dict[str, Any]) -> None:
         self.records[iri] = doc
         self._kinds[iri] = _kind_of(doc)
-        self._index[iri] = (iri, "record")
-        self._index[short_id(iri)] = (iri, "record")
+        keys = self._keys.setdefault(iri, [])
+
+        def index(key: str, how: str) -> None:
+            self._index[key] = (iri, how)
+            keys.append(key)
+
+        index(iri, "record")
+        index(short_id(iri), "record")
         for node in doc["@graph"]:
             node_id = node.get("@id")
             if node_id and node_id != iri:
-                self._index[node_id] = (iri, "thing")
+                index(node_id, "thing")
             for same in node.get(_SAME_AS, ()):
                 if isinstance(same, dict) and same.get("@id"):
-                    self._index[same["@id"]] = (iri, "sameAs")
+                    index(same["@id"], "sameAs")
                     if same["@id"].startswith(BASE):
-                        self._index[short_id(same["@id"])] = (iri, "sameAs")
+                        index(short_id(same["@id"]), "sameAs")
         thing = doc["@graph"][1] if len(doc["@graph"]) > 1 else {}
         if thing.get("@type") == "Item":
             item_of = (thing.get("itemOf") or {}).get("@id")
             if item_of:
                 self._holdings.setdefault(item_of, []).append(iri)
             held = (thing.get("heldBy") or {}).get("@id", "")
-            if held.startswith(LIBRARY_BASE):
-                self._sigels.setdefault(held[len(LIBRARY_BASE):], set()).add(iri)
+            sigel = held[len(LIBRARY_BASE):] if held.startswith(LIBRARY_BASE) else None
+            if sigel is not None:
+                self._sigels.setdefault(sigel, set()).add(iri)
+            self._held[iri] = (item_of, sigel)
         self._sort_keys[iri] = (parse_time(doc["@graph"][0]["modified"]).timestamp(), short_id(iri))
         self._order = None
 
     def _remove_indexes(self, iri: str) -> None:
-        doc = self.records[iri]
-        for key in [k for k, v in self._index.items() if v[0] == iri]:
-            del self._index[key]
-        for holders in self._holdings.values():
-            if iri in holders:
-                holders.remove(iri)
-        for held in self._sigels.values():
-            held.discard(iri)
+        for key in self._keys.pop(iri, ()):
+            if self._index.get(key, ("",))[0] == iri:
+                del self._index[key]
+        item_of, sigel = self._held.pop(iri, (None, None))
+        if item_of is not None and iri in self._holdings.get(item_of, ()):
+            self._holdings[item_of].remove(iri)
+        if sigel is not None:
+            self._sigels.get(sigel, set()).discard(iri)
         self._sort_keys.pop(iri, None)
         self._order = None
-        del doc  # the caller decides what happens to the document
 
     def _bury(self, iri: str, doc: dict[str, Any], stamp: str) -> None:
         self.deleted[iri] = stamp
@@ -363,6 +439,7 @@ class Corpus:
 
     def _generate(self, size: int, seed: int, seeded: list[tuple[datetime, str, str, str]]) -> None:
         rng = random.Random(seed)
+        versions = random.Random(f"{seed}:versions")
         persons = [iri for iri, doc in self.records.items() if doc["@graph"][1].get("@type") == "Person"]
         start = datetime(2019, 1, 1, tzinfo=timezone.utc).timestamp()
         span = 6 * 365 * 86400
@@ -382,7 +459,11 @@ class Corpus:
                 self._bury(iri, doc, format_time(gone))
                 seeded.append((gone, format_time(gone), iri, "Delete"))
                 continue
-            if modified_ts > created_ts:
+            if modified_ts > created_ts:  # one change per saved version: 1–3 edits, the last at `modified`
+                edits = versions.randint(1, 3)
+                for k in range(1, edits):
+                    moment = created + (modified - created) * k / edits
+                    seeded.append((moment, format_time(moment), iri, "Update"))
                 seeded.append((modified, doc["@graph"][0]["modified"], iri, "Update"))
             self._add(iri, doc)
             for sigel in rng.sample(FIXTURE_SIGELS, rng.randint(1, 3)):

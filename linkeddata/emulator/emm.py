@@ -1,30 +1,44 @@
-"""Emulated Libris change feed (EMM, service ``emm``) built from ``corpus.changes``.
+"""Emulated Libris change feed (EMM, service ``emm``) and dumps, built from ``corpus.changes``.
 
-``GET /`` is the ``OrderedCollection`` entry whose ``first`` page is ``?until=<now ms>``;
-``GET /?until=<ms>`` lists activities newest first: ``emu.options["emm_page_size"]``
-rows (default 100) at or before ``until`` plus every row stamped exactly at ``until``
-(so such rows can repeat on a page), ``next`` = the oldest row's time (rows at a
-boundary repeat on the next page), always present, never a ``prev``. An empty page
-points ``next`` at the current time. A non-numeric ``until`` gives an empty 200.
+Change feed (``EmmServlet``, libris-services.md §5.1–5.2): ``GET /`` is the
+``OrderedCollection`` entry whose ``first`` page is ``?until=<now ms>``; ``GET /?until=<ms>``
+lists one activity per saved version, newest first: ``emu.options["emm_page_size"]`` rows
+(default 100) at or before ``until`` plus every row stamped exactly at ``until`` (so such rows
+can repeat on a page), ``next`` = the oldest row's time (rows at a boundary repeat on the next
+page), always present, never a ``prev``: the feed never signals its end. An empty page points
+``next`` at the current time. A non-numeric ``until`` gives an empty 200.
 
-Dumps (``GET /full…``, ``Dump.java``): ``full`` lists the selections; ``full?selection=S``
-is the ``Collection``; ``&offset=N`` a page of ``emu.options["emm_dump_page_size"]``
-(default 100) id lines keyed ``@id``, the context item first at offset 0, ``_status``
-``done`` with ``totalItems``, no ``next`` on the last page, and records deleted since
-the id list was taken (at the first request for the selection) dropped, so pages can
-be short; ``&download=…`` the whole dump as gzipped JSON lines. Selections: ``all``,
-``itemAndInstance:<sigel>`` and ``type:<Class>`` (subclasses too); an unknown one is a
-500 (the real job never completes and times out). The dump is always complete: the
-``generating`` phase is not emulated.
+Dumps (``Dump.java``, §5.3): ``full`` lists the selections; ``full?selection=S`` is the
+``Collection``; ``&offset=N`` a page of ``emm_dump_page_size`` (default 100) id lines keyed
+``@id``, the context item first at offset 0, records deleted since the id list was taken
+dropped (short pages), ``next`` advancing by a whole page; ``&download=…`` the whole dump as
+gzipped JSON lines (``application/octet-stream``). Selections: ``all``,
+``itemAndInstance:<sigel>`` (each Item's ``itemOf`` replaced by the full Instance, its record
+under ``meta``) and ``type:<Class>`` (subclasses too); an unknown one never completes and ends
+in the (here immediate) 500 timeout.
+
+The id list of a selection is taken at its first request (``startTime``). Options that make
+the traps happen on demand:
+
+- ``emm_dump_generating`` (int): this many page requests of a new job are answered while the
+  id list is still being written: ``_status: generating``, no ``totalItems``, ``next`` always
+  given, at most 99 items (``recordsToSend = min(100, available/17 − 1)``); a download then
+  holds only the ids written so far.
+- ``emm_dump_max_age`` (seconds, default 5 days): an older job is thrown away and regenerated
+  on the next request, with a new ``startTime``.
+- ``emm_dump_regenerate_after`` (int): regenerate each job once after that many page or
+  download requests (a dump that turns 5 days old while a client pages through it).
 """
 
 from __future__ import annotations
 
+import bisect
+import copy
 import gzip
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .corpus import parse_time
@@ -33,6 +47,8 @@ from .server import Request, Response, Route, Service
 
 CONTEXT = ["https://www.w3.org/ns/activitystreams", "https://emm-spec.org/1.0/context.json"]
 ACTIVITY_JSON = "application/activity+json"
+#: Dumps older than this are regenerated (``Dump.java``: 5 days).
+MAX_DUMP_AGE = 5 * 86400.0
 
 
 #: The ``@id`` of the context item that starts a dump (the system context's IRI).
@@ -49,20 +65,25 @@ def build(emu: Any) -> Service:
 class _Feed:
     def __init__(self, emu: Any):
         self.emu = emu
-        self._rows: tuple[int, list[tuple[int, datetime, str, str]]] | None = None
+        self._rows: list[tuple[int, datetime, str, str]] = []  # newest first
+        self._keys: list[tuple[int, str]] = []  # (-ms, -) ascending, for bisect
+        self._parsed = 0
+        self._lock = threading.Lock()
 
     def rows(self) -> list[tuple[int, datetime, str, str]]:
-        """(ms, time, record IRI, activity type), newest first."""
+        """(ms, time, record IRI, activity type), newest first (new changes parsed incrementally)."""
         changes = self.emu.corpus.changes
-        if self._rows is None or self._rows[0] != len(changes):
-            with self.emu.corpus.lock:
-                rows = []
-                for text, iri, kind in list(changes):
+        with self._lock:
+            if self._parsed != len(changes):
+                with self.emu.corpus.lock:
+                    new = list(changes[self._parsed:])
+                    self._parsed = len(changes)
+                for text, iri, kind in new:
                     moment = parse_time(text).astimezone(timezone.utc)
-                    rows.append((int(moment.timestamp() * 1000), moment, iri, kind))
-            rows.sort(key=lambda r: (r[0], r[2]), reverse=True)
-            self._rows = (len(changes), rows)
-        return self._rows[1]
+                    self._rows.append((int(moment.timestamp() * 1000), moment, iri, kind))
+                self._rows.sort(key=lambda r: (r[0], r[2]), reverse=True)
+                self._keys = [-r[0] for r in self._rows]  # type: ignore[misc]
+            return self._rows
 
     def handle(self, req: Request) -> Response:
         base = req.base_url + req.path.rstrip("/") + "/"
@@ -76,8 +97,11 @@ class _Feed:
             return Response(200, b"", {})
         limit = int(until)
         size = int(self.emu.options.get("emm_page_size", 100))
-        older = [r for r in self.rows() if r[0] <= limit]
-        page = older[:size] + [r for r in older if r[0] == limit]
+        rows = self.rows()
+        first = bisect.bisect_left(self._keys, -limit)  # the newest row at or before `until`
+        page = rows[first:first + size]
+        same = bisect.bisect_right(self._keys, -limit)
+        page += rows[first:same]  # every row stamped exactly at `until`, again
         items: list[dict[str, Any]] = []
         created: set[str] = set()
         for ms, moment, iri, kind in page:
@@ -107,10 +131,28 @@ class _Feed:
         return {"type": kind, "published": stamp, "object": obj}
 
 
+
+class _Job:
+    """A dump job: the id list of one selection, taken at ``start_time``."""
+
+    def __init__(self, iris: list[str], previous: str | None = None):
+        now = datetime.now(timezone.utc)
+        stamp = java_utc(now)
+        if stamp == previous:  # a regenerated dump always has a new startTime
+            stamp = java_utc(now + timedelta(milliseconds=1))
+        self.start_time = stamp
+        self.created = time.time()
+        self.iris = iris
+        self.requests = 0  # page and download requests answered
+        self.generating = 0  # page requests still to answer as `generating`
+        self.regenerate_at: int | None = None
+        self.download: tuple[int, bytes] | None = None  # (corpus version, gzipped body)
+
+
 class _Dumps:
     def __init__(self, emu: Any):
         self.emu = emu
-        self._jobs: dict[str, tuple[str, list[str]]] = {}  # selection -> (startTime, record IRIs)
+        self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
 
     def handle(self, req: Request) -> Response:
@@ -136,37 +178,70 @@ class _Dumps:
                                   "id": this, "url": f"{this}&download=.ndjsonld.gz",
                                   "first": {"type": "CollectionPage", "id": f"{this}&offset=0"}},
                                  content_type=ACTIVITY_JSON)
-        job = self.job(selection)
+        if offset_arg is not None and req.arg("download") is None and not offset_arg.isdigit():
+            return Response(200, b"", {})
+        job, generating = self.job(selection)
         if job is None:
             return Response.error(500, f"timeout: dump selection {selection} never completes")
-        start_time, iris = job
-        if req.arg("download") is not None:
-            lines = [json.dumps(item, ensure_ascii=False) for item in self.items(selection, iris, True)]
-            name = f"{selection}.ndjsonld.gz"
-            return Response(200, gzip.compress(("\n".join(lines) + "\n").encode("utf-8")),
-                            {"Content-Type": "application/octet-stream",
-                             "Content-Disposition": f"attachment; filename={name}"})
-        if not (offset_arg or "").isdigit():
-            return Response(200, b"", {})
-        offset = int(offset_arg or 0)
         size = int(self.emu.options.get("emm_dump_page_size", 100))
+        available = len(job.iris)
+        if generating:  # the id file is still growing: one more page of ids per request
+            available = min(len(job.iris), job.requests * size)
+        if req.arg("download") is not None:
+            return self.download(selection, job, available)
+        offset = int(offset_arg or 0)
         page: dict[str, Any] = {"@context": "https://www.w3.org/ns/activitystreams", "@id": f"{this}&offset={offset}",
-                                "type": "CollectionPage", "startTime": start_time, "_status": "done",
-                                "totalItems": len(iris), "partOf": {"type": "Collection", "id": this}}
-        if offset + size < len(iris):
+                                "type": "CollectionPage", "startTime": job.start_time}
+        if generating:
+            waiting = available - offset
+            if waiting <= 0:  # the real page waits 60 s for ids, then times out
+                return Response.error(500, f"timeout waiting for ids of {selection} at offset {offset}")
+            ids = job.iris[offset:offset + min(size, waiting - 1)]  # recordsToSend = min(100, available/17 - 1)
+            page["_status"] = "generating"
+            page["partOf"] = {"type": "Collection", "id": this}
             page["next"] = f"{this}&offset={offset + size}"
-        page["items"] = self.items(selection, iris[offset:offset + size], offset == 0)
+        else:
+            ids = job.iris[offset:offset + size]
+            page.update({"_status": "done", "totalItems": len(job.iris), "partOf": {"type": "Collection", "id": this}})
+            if offset + size < len(job.iris):
+                page["next"] = f"{this}&offset={offset + size}"
+        page["items"] = self.items(selection, ids, offset == 0)
         return Response.json(page)
 
-    def job(self, selection: str) -> tuple[str, list[str]] | None:
-        """The id list of a selection, taken at its first request (``None``: unknown selection)."""
+    def download(self, selection: str, job: _Job, available: int) -> Response:
+        version = len(self.emu.corpus.changes) * 1_000_003 + available
+        if job.download is None or job.download[0] != version:
+            stream = gzip.compress(b"".join(json.dumps(item, ensure_ascii=False).encode("utf-8") + b"\n"
+                                            for item in self.items(selection, job.iris[:available], True)), 6)
+            job.download = (version, stream)
+        return Response(200, job.download[1], {"Content-Type": "application/octet-stream",
+                                               "Content-Disposition": f"attachment; filename={selection}.ndjsonld.gz"})
+
+    def job(self, selection: str) -> tuple[_Job | None, bool]:
+        """The job of a selection (``None``: unknown selection) and whether it is still generating.
+
+        The id list is taken at the selection's first request and again when the job is older
+        than ``emm_dump_max_age`` or has served ``emm_dump_regenerate_after`` requests (once).
+        """
+        options = self.emu.options
         with self._lock:
-            if selection not in self._jobs:
+            job = self._jobs.get(selection)
+            stale = job is not None and (time.time() - job.created > float(options.get("emm_dump_max_age", MAX_DUMP_AGE))
+                                         or (job.regenerate_at is not None and job.requests >= job.regenerate_at))
+            if job is None or stale:
                 iris = self.select(selection)
                 if iris is None:
-                    return None
-                self._jobs[selection] = (java_utc(datetime.now(timezone.utc)), iris)
-            return self._jobs[selection]
+                    return None, False
+                new = _Job(iris, job.start_time if job else None)
+                new.generating = int(options.get("emm_dump_generating", 0))
+                after = options.get("emm_dump_regenerate_after")
+                new.regenerate_at = int(after) if after is not None and job is None else None
+                self._jobs[selection] = job = new
+            job.requests += 1
+            generating = job.generating > 0
+            if generating:
+                job.generating -= 1
+            return job, generating
 
     def select(self, selection: str) -> list[str] | None:
         from .libris_read import SUPERCLASS
@@ -192,8 +267,6 @@ class _Dumps:
 
     def items(self, selection: str, iris: list[str], with_context: bool) -> list[dict[str, Any]]:
         """The page's items: records still live when served (deleted ones dropped), context item first."""
-        import copy
-
         from ..jsonld import kbv_context
 
         corpus = self.emu.corpus
@@ -208,8 +281,32 @@ class _Dumps:
                     instance_record = corpus.get((graph[1].get("itemOf") or {}).get("@id", ""))
                     if instance_record is None:
                         continue
-                    instance = copy.deepcopy(instance_record["@graph"][1])
+                    instance = embedded_entity(instance_record["@graph"])
                     instance["meta"] = copy.deepcopy(instance_record["@graph"][0])
                     graph[1]["itemOf"] = instance
                 out.append({"@id": iri, "@context": [None, DUMP_CONTEXT_ID], "@graph": graph})
         return out
+
+
+def embedded_entity(graph: list[dict[str, Any]]) -> dict[str, Any]:
+    """A record's main entity with the record's other local nodes (a ``#work``) inlined where
+    it links to them: the full entity, the same triples as the stored record without its Record.
+
+    >>> embedded_entity([{"@id": "r"}, {"@id": "r#it", "instanceOf": {"@id": "r#work"}}, {"@id": "r#work", "x": 1}])
+    {'@id': 'r#it', 'instanceOf': {'@id': 'r#work', 'x': 1}}
+    """
+    local = {n["@id"]: n for n in graph[2:] if isinstance(n, dict) and n.get("@id")}
+    used: set[str] = set()
+
+    def inline(value: Any) -> Any:
+        if isinstance(value, dict):
+            ref = value.get("@id")
+            if len(value) == 1 and ref in local and ref not in used:
+                used.add(ref)
+                return inline(copy.deepcopy(local[ref]))
+            return {k: inline(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [inline(v) for v in value]
+        return value
+
+    return inline(copy.deepcopy(graph[1]))
