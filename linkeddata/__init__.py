@@ -42,6 +42,9 @@ _LAZY: dict[str, str] = {
     # stores and queries
     "open_store": "store",
     "LocalStore": "store",
+    "RemoteStore": "remote",
+    "Store": "store_protocol",
+    "StoreCapabilities": "store_protocol",
     "LoadStats": "store",
     "load_sources": "sources",
     "run_query": "query",
@@ -75,7 +78,7 @@ _LAZY: dict[str, str] = {
     "harvest_find": "harvest",
     "harvest_oai": "harvest",
     "harvest_changes": "harvest",
-    # the emulator
+    # the emulator (also as linkeddata.testing, with the pytest fixtures)
     "Emulator": "emulator",
 }
 

@@ -34,6 +34,7 @@ import pyoxigraph as ox
 
 from .errors import QueryError
 from .resources import asset_dir
+from .store_protocol import Store
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 PREFIXES = {
@@ -214,9 +215,9 @@ def run_query(store: Any, query: str, params: Mapping[str, Any] | None = None, *
     ``QueryTriples`` (CONSTRUCT/DESCRIBE).
     """
     text = resolve_query(query)
+    if isinstance(store, Store) and store.capabilities.remote:
+        return store.query(text, params, union=union)
     inner = getattr(store, "inner", store)
-    if hasattr(store, "remote_query"):
-        return store.remote_query(text, params, union=union)
     text = with_values(text, params)
     try:
         return inner.query(text, use_default_graph_as_union=union, prefixes=PREFIXES)

@@ -47,6 +47,7 @@ from . import http
 from .errors import ConfigError, HTTPError, QueryError, StoreError
 from .query import PREFIXES, resolve_query, with_values
 from .store import LocalStore, RecordLoader, _iri, open_store
+from .store_protocol import StoreCapabilities
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class RemoteStore(RecordLoader):
     """
 
     path = None
+    capabilities = StoreCapabilities(remote=True, bulk_load=False, optimize=False, atomic_batches=True)
 
     def __init__(
         self,

@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ import pyoxigraph as ox
 from . import jsonld
 from .errors import JsonLdError, LinkedDataError, ParseError, StoreError, StoreLockedError
 from .records import Record, batched
+from .store_protocol import Store, StoreCapabilities
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +334,8 @@ class RecordLoader:
 class LocalStore(RecordLoader):
     """An Oxigraph store with record-graph semantics. Use :func:`open_store` to get one."""
 
+    capabilities = StoreCapabilities(remote=False, bulk_load=True, optimize=True, atomic_batches=False)
+
     def __init__(self, inner: ox.Store, path: Path | None = None, read_only: bool = False):
         self.inner = inner
         self.path = path
@@ -378,7 +381,7 @@ class LocalStore(RecordLoader):
     def has_graph(self, iri: str) -> bool:
         return self.inner.contains_named_graph(ox.NamedNode(iri))
 
-    def query(self, sparql: str, params: dict[str, Any] | None = None, *, union: bool = True) -> Any:
+    def query(self, sparql: str, params: Mapping[str, Any] | None = None, *, union: bool = True) -> Any:
         """Run a SPARQL query; ``params`` bind variables safely (see :mod:`linkeddata.query`).
 
         ``union=True`` (default) makes the default graph the union of all named graphs,
@@ -619,7 +622,7 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Local
     path locked by another process raises :class:`StoreLockedError` (open it with
     ``read_only=True`` to query it while the other process writes).
     """
-    if isinstance(path, LocalStore) or hasattr(path, "remote_query"):
+    if isinstance(path, Store):
         return path  # type: ignore[return-value]
     if isinstance(path, str) and path.startswith(("http://", "https://")):
         from .remote import RemoteStore

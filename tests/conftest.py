@@ -1,4 +1,8 @@
-"""Shared fixtures: the loopback emulator, an HTTP session for it, real-data paths."""
+"""Shared fixtures: the loopback emulator, an HTTP session for it, real-data paths.
+
+The installed package's pytest plugin (linkeddata.testing) adds the ``ld_*`` fixtures
+for users' suites; fixtures here never take that prefix (tests/test_testing.py checks).
+"""
 
 from __future__ import annotations
 
