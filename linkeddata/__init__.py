@@ -80,6 +80,13 @@ _LAZY: dict[str, str] = {
     "harvest_changes": "harvest",
     # the emulator (also as linkeddata.testing, with the pytest fixtures)
     "Emulator": "emulator",
+    # DataFrames, rdflib and progress (the notebook extra)
+    "to_dataframe": "notebook",
+    "query_df": "notebook",
+    "frame_instances": "notebook",
+    "to_rdflib": "notebook",
+    "from_rdflib": "notebook",
+    "progress": "progress",
 }
 
 __all__ = sorted([

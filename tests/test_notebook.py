@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import re
 import threading
 
 import pyoxigraph as ox
@@ -18,6 +19,11 @@ from linkeddata.records import Record  # noqa: E402
 from linkeddata.store import open_store  # noqa: E402
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _vals(column) -> list:
+    """A column's values with every missing value as None (and checked to be a real NA)."""
+    return [None if pd.isna(v) else v for v in column]
 
 
 def _typed_query(values: str) -> str:
@@ -100,14 +106,14 @@ def test_naive_datetime_stays_naive(mem):
 def test_iris_strings_and_mixed_columns(mem):
     df = nb.query_df(mem, 'SELECT ?a ?b WHERE { VALUES (?a ?b) { (<https://libris.kb.se/x1> 1) '
                           '("text" "2"^^xsd:date) (UNDEF UNDEF) } }')
-    assert df["a"].tolist() == ["https://libris.kb.se/x1", "text", None]
+    assert _vals(df["a"]) == ["https://libris.kb.se/x1", "text", None]
     assert df["b"].tolist()[:2] == ["1", "2"]  # mixed types stay text
-    assert df["b"].iloc[2] is None
+    assert df["b"].iloc[2] is pd.NA and str(df["a"].dtype) == str(df["b"].dtype) == "string"
 
 
 def test_invalid_lexical_value_falls_back_to_text(mem):
     df = nb.query_df(mem, _typed_query('"abc"^^xsd:integer 3'))
-    assert df["v"].tolist() == ["abc", "3", None]
+    assert _vals(df["v"]) == ["abc", "3", None]
 
 
 @pytest.mark.parametrize("mode, expected", [
@@ -117,7 +123,7 @@ def test_invalid_lexical_value_falls_back_to_text(mem):
 ])
 def test_language_tags(mem, mode, expected):
     df = nb.query_df(mem, 'SELECT ?t WHERE { VALUES ?t { "Fjäll"@sv "Mountain"@en "plain" UNDEF } }', lang=mode)
-    assert {c: df[c].tolist() for c in df.columns} == expected
+    assert {c: _vals(df[c]) for c in df.columns} == expected
 
 
 def test_lang_mode_checked(mem):
@@ -136,7 +142,7 @@ def test_sparql_json_results():
     df = nb.to_dataframe(json.dumps(doc))
     assert df["lib"].tolist() == ["https://libris.kb.se/library/Q", "_:b0"]
     assert str(df["n"].dtype) == "Int64" and df["n"].iloc[0] == 3 and pd.isna(df["n"].iloc[1])
-    assert df["name_lang"].tolist() == ["sv", None]
+    assert _vals(df["name_lang"]) == ["sv", None]
     assert df["when"].iloc[0] == pd.Timestamp("2022-02-02")
 
 
@@ -178,7 +184,46 @@ def test_frame_instances(mem):
     assert set(row["contributors"].split("; ")) == {"Maja Lindqvist", "q8wz3hbn1c5vk2r"}
     assert set(row["subjects"].split("; ")) == {"Sjöfart", "Hamnar"}
     assert set(row["libraries"].split(", ")) == {"Q", "R"}
-    assert df.iloc[0]["libraries"] is None
+    assert df.iloc[0]["libraries"] is pd.NA and df.iloc[0]["library_names"] is pd.NA
+
+
+def test_frame_instances_names_libraries_without_an_organisation_record(mem):
+    """One library without an organisation record does not blank the others' names."""
+    org = {"@graph": [{"@id": "https://libris.kb.se/library/Q", "@type": "Library",
+                       "http://schema.org/name": "Qvarnbergs bibliotek"}]}
+    mem.load_records(_record("b1xq", "Hamnarnas historia", "1988", ["R", "Q"])
+                     + [Record("https://libris.kb.se/library/Q", org)])
+    row = nb.frame_instances(mem).iloc[0]
+    assert row["libraries"] == "Q, R"
+    assert row["library_names"] == "Qvarnbergs bibliotek; R"  # aligned with libraries, sigel when unnamed
+
+
+def test_year_has_one_dtype_whichever_function_made_it(mem):
+    mem.load_records(_record("b1xq", "Hamnarnas historia", "c1988", []) + _record("b2zr", "Ankare", "19uu", []))
+    framed = nb.frame_instances(mem)
+    queried = nb.query_df(mem, "SELECT ?title ?year WHERE { ?i kbv:hasTitle/kbv:mainTitle ?title . "
+                               "OPTIONAL { ?i kbv:publication/kbv:year ?year } } ORDER BY ?title")
+    assert str(framed["year"].dtype) == str(queried["year"].dtype) == "Int64"
+    assert _vals(queried["year"]) == _vals(framed["year"]) == [None, 1988]  # "19uu" has no year: missing
+    assert str(nb.query_df(mem, "SELECT ?year WHERE { ?i kbv:publication/kbv:year ?year }",
+                           years=())["year"].dtype) == "string"
+    assert str(framed["title"].dtype) == str(queried["title"].dtype) == "string"
+
+
+def test_missing_values_never_render_as_the_text_none(mem):
+    mem.load_records(_record("b2zr", "Ankare", "2001", []))
+    frame = nb.frame_instances(mem)
+    html = frame.to_html()
+    assert "None" not in html and "&lt;NA&gt;" in html
+    assert frame.isna().sum()["libraries"] == 1
+
+
+def test_public_names_importable_from_linkeddata():
+    import linkeddata as ld
+
+    assert ld.to_dataframe is nb.to_dataframe and ld.to_rdflib is nb.to_rdflib
+    assert ld.from_rdflib is nb.from_rdflib and ld.frame_instances is nb.frame_instances
+    assert {"to_dataframe", "to_rdflib", "from_rdflib", "progress"} <= set(ld.__all__)
 
 
 def test_frame_instances_from_documents():
@@ -338,21 +383,91 @@ def test_frame_instances_of_a_remote_store(mem):
         server.server_close()
 
 
-# ---------------------------------------------------------------- map
+# ---------------------------------------------------------------- maps
 
 
-def test_map_with_and_without_coordinates():
+LIBRARIES = pd.DataFrame({
+    "name": ["Kungliga biblioteket", "Uppsala universitetsbibliotek", "Lunds universitetsbibliotek",
+             "Göteborgs universitetsbibliotek", "Umeå universitetsbibliotek", "Stockholms stadsbibliotek", "Okänd"],
+    "latitude": [59.3378, 59.8586, 55.7072, 57.6946, 63.8206, 59.3431, None],
+    "longitude": [18.0717, 17.6389, 13.1959, 11.9721, 20.3069, 18.0547, None],
+    "items": [12, 7, 5, 3, 2, 4, 2]})
+
+
+def _near(rgb, target, tolerance=60):
+    return sum(abs(int(a) - int(b)) for a, b in zip(rgb, target)) <= tolerance
+
+
+def test_static_map_draws_every_library_on_outlines():
+    pytest.importorskip("matplotlib")
+    np = pytest.importorskip("numpy")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    drawn = nb.static_map(LIBRARIES)
+    assert (drawn.drawn, drawn.skipped_rows) == (6, 1)
+    canvas = FigureCanvasAgg(drawn.figure)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())[:, :, :3]
+    height = pixels.shape[0]
+    colours = {tuple(int(c) for c in p) for p in pixels[::7, ::7].reshape(-1, 3)}
+    assert len(colours) > 20  # not blank: land, water, outlines, circles, text
+    ax = drawn.figure.axes[0]
+
+    def share(rgb):
+        return float(np.mean(np.abs(pixels.astype(int) - rgb).sum(axis=2) < 30))
+
+    assert share((0xef, 0xea, 0xdf)) > 0.2 and share((0xd4, 0xe6, 0xf1)) > 0.1  # land and sea both drawn
+    circle = (0x1f, 0x4e, 0x79)
+    for lat, lon in zip(LIBRARIES["latitude"][:6], LIBRARIES["longitude"][:6]):
+        x, y = ax.transData.transform((lon, lat))
+        px = pixels[int(round(height - y)), int(round(x))]
+        assert _near(px, circle, 120), (lat, lon, px)  # a circle (75 % opaque) at every library
+
+
+def test_static_map_svg_and_png_files(tmp_path):
+    pytest.importorskip("matplotlib")
+    import re
+
+    drawn = nb.save_map(LIBRARIES, tmp_path / "map.svg")
+    svg = (tmp_path / "map.svg").read_text("utf-8")
+    group = svg[svg.index('<g id="libraries">'):]
+    group = group[:group.index("</g>")]
+    assert len(re.findall(r"<(?:use|path) ", group)) == drawn.drawn == 6
+    assert svg.count("Kungliga biblioteket (12)") == 1 and "Okänd" not in svg
+    png = nb.save_map(LIBRARIES, tmp_path / "map.png")
+    assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.drawn == 6
+    assert drawn._repr_png_()[:4] == b"\x89PNG"
+    with pytest.raises(InvalidInputError):
+        nb.save_map(LIBRARIES, tmp_path / "map.gif")
+    with pytest.raises(LinkedDataError):
+        nb.save_map(LIBRARIES, tmp_path / "missing" / "map.png")
+
+
+def test_static_map_without_any_coordinates():
+    pytest.importorskip("matplotlib")
+    drawn = nb.static_map(LIBRARIES.iloc[6:])
+    assert (drawn.drawn, drawn.skipped_rows) == (0, 1)
+    assert "0 libraries (1 without coordinates)" in drawn.figure.axes[0].get_title()
+
+
+def test_interactive_map_offline_embeds_leaflet_and_outlines():
     pytest.importorskip("folium")
-    df = pd.DataFrame({"name": ["Norra", "Södra", "Okänd"], "latitude": [63.8, 55.7, None],
-                       "longitude": [20.3, 13.2, None], "items": [3, 1, 2]})
-    fmap = nb.map_holdings(df)
-    assert fmap.skipped_rows == 1
+    fmap = nb.map_holdings(LIBRARIES)
+    assert (fmap.drawn, fmap.skipped_rows) == (6, 1)
     html = fmap.get_root().render()
-    assert html.count("L.circleMarker(") == 2 and "Norra (3)" in html
-    assert "tile.openstreetmap" not in html
-    empty = nb.map_holdings(df.iloc[2:])
-    assert empty.skipped_rows == 1 and "L.circleMarker(" not in empty.get_root().render()
-    assert "openstreetmap" in nb.map_holdings(df, tiles="OpenStreetMap").get_root().render().lower()
+    assert html.count("L.circleMarker(") == 6 and "Kungliga biblioteket (12)" in html
+    assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)="https?://', html)  # nothing fetched
+    assert "tile.openstreetmap" not in html and "L.tileLayer(" not in html
+    assert "Leaflet" in html and ".leaflet-container" in html  # the script and style, inline
+    assert html.count("L.geoJson(") == 2 and '"kind": "land"' in html and '"kind": "border"' in html
+    assert "fitBounds" in html
+
+
+def test_interactive_map_online_uses_tiles_and_cdn():
+    pytest.importorskip("folium")
+    html = nb.map_holdings(LIBRARIES, online=True).get_root().render()
+    assert "openstreetmap" in html.lower() and re.search(r'<script src="https://[^"]*leaflet', html)
+    assert html.count("L.circleMarker(") == 6 and "L.geoJson(" not in html
 
 
 def test_map_from_results_and_missing_column(mem):
@@ -362,6 +477,8 @@ def test_map_from_results_and_missing_column(mem):
     assert nb.map_holdings(results).skipped_rows == 0
     with pytest.raises(InvalidInputError):
         nb.map_holdings(pd.DataFrame({"x": [1]}))
+    with pytest.raises(InvalidInputError):
+        nb.static_map(pd.DataFrame({"x": [1]}))
 
 
 # ---------------------------------------------------------------- rdflib
@@ -435,10 +552,35 @@ def test_to_rdflib_without_oxrdflib(mem, monkeypatch):
 
 
 def test_progress_bar_fits_callbacks(mem):
-    bar = nb.progress_bar(desc="loading", total=2)
-    mem.load_records(_record("b1xq", "Hamnarnas historia", "1988", ["Q"]), batch_size=1, progress=bar.update)
+    import io
+
+    out = io.StringIO()
+    with nb.progress_bar(desc="loading", total=2, file=out) as bar:
+        mem.load_records(_record("b1xq", "Hamnarnas historia", "1988", ["Q"]), batch_size=1, progress=bar)
     assert bar.n == 2
-    bar.close()
+    assert re.fullmatch(r"loading: 2 of 2 records \(100%\), [\d,.]+/s, \d+\.\d s\n", out.getvalue())
+
+
+# ---------------------------------------------------------------- a store per notebook run
+
+
+def test_notebook_store_is_fresh_per_run_and_private(tmp_path):
+    first = nb.notebook_store("t-01")
+    first.load_records(_record("b1xq", "Hamnarnas historia", "1988", []))
+    folder = first.path.parent
+    again = nb.notebook_store("t-01")  # re-running the cell: an empty store, the old folder gone
+    assert len(again) == 0 and again.path != first.path and not folder.exists()
+    other = nb.notebook_store("t-02")
+    assert other.path.parent != again.path.parent and other.path.parent.name.startswith("linkeddata-t-02-")
+    named = nb.notebook_store("t-03", tmp_path / "kept")
+    named.load_records(_record("b1xq", "Hamnarnas historia", "1988", []))
+    assert nb.notebook_store("t-03", tmp_path / "kept") is named and len(named) > 0  # a named store is kept
+    from linkeddata.notebook import magics, session
+
+    assert magics._default_store is named
+    for name in ("t-01", "t-02"):
+        session._drop(name)
+    assert not again.path.parent.exists()
 
 
 def test_dates_are_python_values():

@@ -85,12 +85,13 @@ def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(func)
 
 
-def progress_bar(quiet: bool, total: int | None = None, desc: str = "", unit: str = "rec") -> Any:
-    """A tqdm.auto bar, hidden when ``quiet`` or stderr is not a TTY."""
-    from tqdm.auto import tqdm
+def progress_bar(quiet: bool, total: int | None = None, desc: str = "", unit: str = "record") -> Any:
+    """A progress line on stderr (``oai-pmh: 1,504 records, 3,200/s``), rewritten in place
+    on a terminal; hidden when ``quiet`` or stderr is not a terminal (the command's summary says it all)."""
+    from ..progress import progress
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=True if quiet else None, file=sys.stderr,
-                dynamic_ncols=True)
+    return progress(desc, total, unit, file=sys.stderr, display="text" if sys.stderr.isatty() else "none",
+                    disable=quiet)
 
 
 def echo_table(rows: list[dict[str, Any]] | list[list[Any]], headers: list[str] | None = None) -> None:

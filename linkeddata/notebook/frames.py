@@ -1,45 +1,39 @@
-"""Notebook helpers: DataFrames from SPARQL, a ``%%sparql`` magic, maps, rdflib interop.
-
-Everything here needs the ``notebook`` extra (``pip install 'linkeddata[notebook]'``);
-pandas, IPython and folium are imported only when a function needs them.
+"""DataFrames of SPARQL results, with typed columns and real missing values.
 
 * :func:`to_dataframe` turns SELECT results (pyoxigraph ``QuerySolutions`` or a SPARQL
   JSON results document from a remote endpoint) into a typed DataFrame;
   :func:`query_df` runs a query (bundled name, ``.rq`` file or SPARQL) and does both.
 * :func:`frame_instances`: one row per bibliographic instance (title, contributors,
   year, subjects, holding libraries), computed by one SPARQL query with ``GROUP_CONCAT``.
-* ``%load_ext linkeddata`` registers ``%sparql`` / ``%%sparql`` (see :func:`run_sparql_magic`).
-* :func:`map_holdings` draws libraries on a folium map (works offline with ``tiles=None``).
-* :func:`to_rdflib` / :func:`from_rdflib` copy data between the store and rdflib.
-* :func:`progress_bar`: a ``tqdm.auto`` bar whose ``update`` fits the library's
-  ``progress`` callbacks.
+
+Every unbound value is missing (``<NA>``, ``NaN`` or ``NaT``), never the text ``None``;
+text columns have pandas' ``string`` dtype and a ``year`` column is ``Int64`` whichever
+function made it.
 
 >>> from linkeddata.store import open_store
 >>> store = open_store(None)
->>> df = query_df(store, 'SELECT ?n ?when WHERE { VALUES (?n ?when) '
-...               '{ (1 "2024-05-01"^^xsd:date) (UNDEF UNDEF) } }')
->>> str(df.dtypes["n"]), df["when"].dt.year.tolist()
-('Int64', [2024.0, nan])
->>> df["n"].isna().tolist()
-[False, True]
+>>> df = query_df(store, 'SELECT ?n ?when ?name WHERE { VALUES (?n ?when ?name) '
+...               '{ (1 "2024-05-01"^^xsd:date "Ada") (UNDEF UNDEF UNDEF) } }')
+>>> str(df.dtypes["n"]), str(df.dtypes["name"]), df["when"].dt.year.tolist()
+('Int64', 'string', [2024.0, nan])
+>>> df["n"].isna().tolist(), df["name"].isna().tolist()
+([False, True], [False, True])
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import logging
 import re
-import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import pyoxigraph as ox
 
-from .errors import InvalidInputError, LinkedDataError, QueryError, StoreLockedError
+from ..errors import InvalidInputError, LinkedDataError, QueryError, StoreLockedError
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +50,9 @@ _KINDS = {XSD + "boolean": "boolean", XSD + "date": "date", XSD + "dateTime": "d
           **{t: "float" for t in _FLOAT_TYPES}}
 LANG_MODES = ("column", "keep", "drop")
 BACKENDS = ("pandas", "polars")
+#: Columns of text years (Libris' ``kbv:year`` is a string: "1988", "c1988", "[2001?]")
+#: that :func:`to_dataframe` and :func:`frame_instances` make ``Int64``.
+YEAR_COLUMNS = ("year",)
 
 
 def _require(module: str, extra: str = "notebook") -> Any:
@@ -191,12 +188,43 @@ def _column(name: str, cells: list[Cell | None], lang: str) -> Column:
     return Column(name, "string", values, langs)
 
 
-def columns(results: Any, lang: str = "column") -> list[Column]:
+_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+
+
+def year_of(value: Any) -> int | None:
+    """The first four-digit year in a Libris year text (``"c1988"`` → 1988, ``"19uu"`` → None).
+
+    >>> [year_of(v) for v in ("1988", "c1988", "[2001?]", "1990-1995", "19uu", None)]
+    [1988, 1988, 2001, 1990, None, None]
+    """
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    m = _YEAR.search(str(value))
+    return int(m.group(1)) if m else None
+
+
+def _as_years(col: Column) -> Column:
+    if col.kind == "integer":
+        return col
+    if col.kind != "string":
+        return col
+    values = [year_of(v) for v in col.values]
+    unreadable = sum(1 for v, y in zip(col.values, values) if v is not None and y is None)
+    if unreadable:
+        log.info("column %s: %d value(s) without a four-digit year are missing", col.name, unreadable)
+    return Column(col.name, "integer", values, None)
+
+
+def columns(results: Any, lang: str = "column", years: Iterable[str] = YEAR_COLUMNS) -> list[Column]:
     """Typed columns of SELECT results (the backend-neutral step of :func:`to_dataframe`)."""
     if lang not in LANG_MODES:
         raise InvalidInputError(f"lang must be one of {', '.join(LANG_MODES)}, not {lang!r}")
+    year_names = set(years)
     names, rows = _table(results)
-    return [_column(n, [r[i] for r in rows], lang) for i, n in enumerate(names)]
+    cols = [_column(n, [r[i] for r in rows], lang) for i, n in enumerate(names)]
+    return [_as_years(c) if c.name in year_names else c for c in cols]
 
 
 def _pandas_series(pd: Any, col: Column) -> Any:
@@ -218,23 +246,28 @@ def _pandas_series(pd: Any, col: Column) -> Any:
         # mixed offsets (or some without): normalise to UTC, naive values taken as UTC
         return pd.to_datetime(pd.Series([v if v is None or v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
                                          for v in col.values], dtype=object), utc=True)
-    return pd.Series(col.values, dtype=object)
+    return pd.array(col.values, dtype="string")
 
 
-def to_dataframe(results: Any, backend: str = "pandas", lang: str = "column") -> Any:
+def to_dataframe(results: Any, backend: str = "pandas", lang: str = "column",
+                 years: Iterable[str] = YEAR_COLUMNS) -> Any:
     """A DataFrame of SELECT results, with columns typed from literal datatypes.
 
     ``xsd:integer`` and its subtypes → ``Int64`` (nullable); ``decimal``/``double``/``float``
     → ``float64``; ``boolean`` → ``boolean``; ``date`` → ``datetime64``; ``dateTime`` →
     ``datetime64``, time-zone aware when the values carry an offset (one shared offset is
-    kept, mixed offsets become UTC). IRIs are their text, blank nodes ``_:id``; a column
-    mixing types stays text. Unbound values are missing (``pd.NA``/``NaN``/``NaT``/``None``).
+    kept, mixed offsets become UTC). Text (IRIs, blank nodes as ``_:id``, plain and
+    language-tagged literals, and columns mixing types) has the ``string`` dtype. Unbound
+    values are missing: ``pd.NA`` (shown ``<NA>``), ``NaN`` for floats, ``NaT`` for times.
+    The columns named in ``years`` hold Libris' text years and become ``Int64`` (the first
+    four-digit year of each value; see :func:`year_of`), as in :func:`frame_instances`.
 
     :param results: pyoxigraph ``QuerySolutions`` (also ``QueryBoolean``/``QueryTriples``)
         or a SPARQL 1.1 JSON results document (dict, str or bytes).
     :param backend: ``"pandas"`` or ``"polars"``.
     :param lang: ``"column"`` puts language tags in a companion column ``<var>_lang``,
         ``"keep"`` keeps them in the value (``text@sv``), ``"drop"`` discards them.
+    :param years: columns to read as years (``()`` keeps every text column as text).
 
     >>> df = to_dataframe({"head": {"vars": ["t"]}, "results": {"bindings": [
     ...     {"t": {"type": "literal", "value": "Fjäll", "xml:lang": "sv"}}]}})
@@ -243,7 +276,7 @@ def to_dataframe(results: Any, backend: str = "pandas", lang: str = "column") ->
     """
     if backend not in BACKENDS:
         raise InvalidInputError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    cols = columns(results, lang)
+    cols = columns(results, lang, years)
     if backend == "polars":
         return _polars_frame(cols)
     pd = _require("pandas")
@@ -251,15 +284,9 @@ def to_dataframe(results: Any, backend: str = "pandas", lang: str = "column") ->
     for col in cols:
         data[col.name] = _pandas_series(pd, col)
         if col.langs is not None:
-            data[f"{col.name}_lang"] = pd.Series(col.langs, dtype=object)
-    frame = pd.DataFrame({k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v)
-                          for k, v in data.items()})
-    if not cols:
-        return frame
-    for name in frame.columns:
-        if frame[name].dtype == object:  # text columns: missing as None, not NaN
-            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-    return frame
+            data[f"{col.name}_lang"] = pd.array(col.langs, dtype="string")
+    return pd.DataFrame({k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v)
+                         for k, v in data.items()})
 
 
 def _polars_frame(cols: list[Column]) -> Any:
@@ -289,7 +316,7 @@ def _polars_frame(cols: list[Column]) -> Any:
 def open_for_query(store: Any) -> Any:
     """A store to query: a LocalStore/pyoxigraph Store as is, a path opened for writing,
     or read-only when another process holds its lock."""
-    from .store import open_store
+    from ..store import open_store
 
     if store is None or not isinstance(store, (str, Path)):
         return store if store is not None else open_store(None)
@@ -304,8 +331,8 @@ def endpoint_query(endpoint: str, query: str, params: Mapping[str, Any] | None =
                    session: Any = None) -> dict[str, Any]:
     """POST a query to a SPARQL 1.1 endpoint; the results as a SPARQL JSON document
     (JSON or any results format pyoxigraph reads, converted)."""
-    from .http import make_session, request
-    from .query import resolve_query, with_values
+    from ..http import make_session, request
+    from ..query import resolve_query, with_values
 
     text = with_values(resolve_query(query), params)
     own = session is None
@@ -335,20 +362,20 @@ def endpoint_query(endpoint: str, query: str, params: Mapping[str, Any] | None =
 
 
 def query_df(store: Any, query: str, backend: str = "pandas", lang: str = "column", *,
-             endpoint: str | None = None, **params: Any) -> Any:
+             endpoint: str | None = None, years: Iterable[str] = YEAR_COLUMNS, **params: Any) -> Any:
     """Run a bundled query name, ``.rq`` file or SPARQL against ``store`` (a store or a
     path) or a SPARQL ``endpoint`` URL and return a DataFrame (see :func:`to_dataframe`).
     Keyword arguments bind query variables (``query_df(st, "holdings-of", instance=iri)``)."""
-    from .query import run_query
+    from ..query import run_query
 
     if endpoint:
-        from .remote import RemoteStore
+        from ..remote import RemoteStore
 
         # ``endpoint`` is the query URL itself, not a server base to append ``/query`` to
         with RemoteStore(endpoint, query_endpoint=endpoint) as remote:
-            return to_dataframe(run_query(remote, query, params), backend=backend, lang=lang)
+            return to_dataframe(run_query(remote, query, params), backend=backend, lang=lang, years=years)
     results = run_query(open_for_query(store), query, params)
-    return to_dataframe(results, backend=backend, lang=lang)
+    return to_dataframe(results, backend=backend, lang=lang, years=years)
 
 
 # ---------------------------------------------------------------- instances
@@ -380,12 +407,14 @@ SELECT ?instance ?record ?title ?year ?contributors ?subjects ?libraries ?librar
       BIND(COALESCE(?pref, ?skos, ?slabel, ?code, IF(isIRI(?subject), STR(?subject), ?unbound)) AS ?subjectName)
       FILTER(BOUND(?subjectName))
     } GROUP BY ?instance }
-  OPTIONAL { SELECT ?instance (GROUP_CONCAT(DISTINCT ?sigel; separator=", ") AS ?libraries)
-                              (GROUP_CONCAT(DISTINCT ?libName; separator="; ") AS ?library_names) WHERE {
-      ?item kbv:itemOf ?instance ; kbv:heldBy ?library .
-      BIND(STRAFTER(STR(?library), "/library/") AS ?sigel)
-      OPTIONAL { { ?library schema:name ?libName } UNION
-                 { ?org lv:isil ?isil ; schema:name ?libName . FILTER(?isil = CONCAT("SE-", ?sigel)) } }
+  OPTIONAL { SELECT ?instance (GROUP_CONCAT(?sigel; separator=", ") AS ?libraries)
+                              (GROUP_CONCAT(?libName; separator="; ") AS ?library_names) WHERE {
+      { SELECT ?instance ?sigel (COALESCE(MIN(?name), ?sigel) AS ?libName) WHERE {
+          ?item kbv:itemOf ?instance ; kbv:heldBy ?library .
+          BIND(STRAFTER(STR(?library), "/library/") AS ?sigel)
+          OPTIONAL { { ?library schema:name ?name } UNION
+                     { ?org lv:isil ?isil ; schema:name ?name . FILTER(?isil = CONCAT("SE-", ?sigel)) } }
+        } GROUP BY ?instance ?sigel }
     } GROUP BY ?instance }
 }
 ORDER BY ?title ?instance
@@ -403,7 +432,8 @@ def _readable(part: str) -> str:
 def frame_instances(store_or_docs: Any, backend: str = "pandas") -> Any:
     """One row per bibliographic instance: ``instance``, ``record``, ``title``,
     ``year`` (Int64), ``contributors`` and ``subjects`` (``; ``-joined names),
-    ``libraries`` (``, ``-joined sigels) and ``library_names``.
+    ``libraries`` (``, ``-joined sigels, sorted) and ``library_names`` (their names in
+    the same order; a library without an organisation record is named by its sigel).
 
     Computed by a single SPARQL query (:data:`INSTANCES_QUERY`) whose ``GROUP_CONCAT``
     subqueries run inside the store, so it stays fast for large stores. Agents and
@@ -414,8 +444,8 @@ def frame_instances(store_or_docs: Any, backend: str = "pandas") -> Any:
         store path or server URL, or records (``Record`` objects or
         JSON-LD documents) which are loaded into a temporary in-memory store first.
     """
-    from .records import Record
-    from .store import LocalStore, open_store
+    from ..records import Record
+    from ..store import LocalStore, open_store
 
     if isinstance(store_or_docs, (LocalStore, ox.Store, str, Path)) or hasattr(store_or_docs, "remote_query"):
         store = open_for_query(store_or_docs)
@@ -427,287 +457,36 @@ def frame_instances(store_or_docs: Any, backend: str = "pandas") -> Any:
             if isinstance(doc, Record):
                 records.append(doc)
                 continue
-            from .jsonld import record_iri_of
+            from ..jsonld import record_iri_of
 
             iri = record_iri_of(doc)
             if not iri:
                 raise InvalidInputError("a document without a record (@graph[0] with mainEntity)")
             records.append(Record(iri, doc))
         store.load_records(records, strict=True)
-    from .query import run_query
+    from ..query import run_query
 
     frame = to_dataframe(run_query(store, INSTANCES_QUERY), backend="pandas", lang="drop")
     pd = _require("pandas")
     for name in ("contributors", "subjects"):
-        if name in frame:
-            frame[name] = pd.Series([None if v is None else "; ".join(_readable(p) for p in v.split("; "))
-                                     for v in frame[name]], dtype=object)
-    for name in ("libraries", "library_names"):
-        frame[name] = pd.Series([v if v else None for v in frame[name]], dtype=object)
-    frame["year"] = pd.to_numeric(frame["year"].astype(object).map(_year), errors="coerce").astype("Int64")
+        frame[name] = pd.array([None if pd.isna(v) else "; ".join(_readable(p) for p in v.split("; "))
+                                for v in frame[name]], dtype="string")
+    pairs = [_sorted_libraries(s, n) for s, n in zip(frame["libraries"], frame["library_names"])]
+    frame["libraries"] = pd.array([p[0] for p in pairs], dtype="string")
+    frame["library_names"] = pd.array([p[1] for p in pairs], dtype="string")
     if backend == "polars":
         pl = _require("polars", "polars")
-        return pl.from_dicts(frame.astype(object).where(frame.notna(), None).to_dict("records"))
+        return pl.from_pandas(frame)
     return frame
 
 
-def _year(value: Any) -> Any:
-    if value is None:
-        return None
-    m = re.search(r"\d{4}", str(value))
-    return int(m.group(0)) if m else None
-
-
-# ---------------------------------------------------------------- maps
-
-
-def map_holdings(df_or_results: Any, lat: str = "latitude", lon: str = "longitude", label: str = "name", *,
-                 size: str | None = "items", tiles: str | None = None, zoom_start: int = 5) -> Any:
-    """A folium map with one circle per row that has coordinates.
-
-    :param df_or_results: a DataFrame or SELECT results (e.g. ``libraries-near``).
-    :param size: a numeric column scaling the circles (ignored when absent).
-    :param tiles: ``None`` draws on a blank background (works offline);
-        ``"OpenStreetMap"`` (or any folium tile name) when online.
-
-    Rows without valid coordinates are skipped; their number is logged and kept as the
-    map's ``skipped_rows`` attribute.
-    """
-    folium = _require("folium")
-    pd = _require("pandas")
-    frame = df_or_results if isinstance(df_or_results, pd.DataFrame) else to_dataframe(df_or_results)
-    for name in (lat, lon):
-        if name not in frame.columns:
-            raise InvalidInputError(f"no column {name!r} (columns: {', '.join(map(str, frame.columns))})")
-    lats = pd.to_numeric(frame[lat], errors="coerce")
-    lons = pd.to_numeric(frame[lon], errors="coerce")
-    ok = lats.between(-90, 90) & lons.between(-180, 180)
-    skipped = int((~ok).sum())
-    if skipped:
-        log.warning("map_holdings: %d of %d rows have no coordinates and are not drawn", skipped, len(frame))
-    points = frame[ok.fillna(False).astype(bool)]
-    sizes = pd.to_numeric(points[size], errors="coerce") if size and size in points.columns else None
-    biggest = float(sizes.max()) if sizes is not None and sizes.notna().any() else 0.0
-    centre = [float(lats[ok].mean()), float(lons[ok].mean())] if len(points) else [62.0, 15.0]
-    fmap = folium.Map(location=centre, zoom_start=zoom_start, tiles=tiles)
-    for index, row in points.iterrows():
-        radius = 6.0
-        if sizes is not None and biggest > 0 and pd.notna(sizes[index]):
-            radius = 4.0 + 16.0 * (float(sizes[index]) / biggest) ** 0.5
-        text = str(row[label]) if label in points.columns and pd.notna(row[label]) else ""
-        if sizes is not None and pd.notna(sizes[index]):
-            text = f"{text} ({int(sizes[index])})".strip()
-        folium.CircleMarker(location=[float(lats[index]), float(lons[index])], radius=radius, tooltip=text or None,
-                            popup=text or None, color="#1f4e79", fill=True, fill_opacity=0.6).add_to(fmap)
-    if len(points) > 1:
-        fmap.fit_bounds([[float(lats[ok].min()), float(lons[ok].min())],
-                         [float(lats[ok].max()), float(lons[ok].max())]])
-    fmap.skipped_rows = skipped
-    return fmap
-
-
-# ---------------------------------------------------------------- rdflib
-
-
-def to_rdflib(store: Any) -> Any:
-    """The store's quads as an ``rdflib.Dataset`` (named graphs kept).
-
-    With ``oxrdflib`` installed the Dataset is backed by a copy in a fresh Oxigraph
-    store (fast); otherwise (and for a :class:`~linkeddata.remote.RemoteStore`, whose
-    dataset is downloaded) the quads are copied through N-Quads.
-    """
-    rdflib = _require("rdflib", "rdflib")
-    if hasattr(store, "remote_query"):  # a RemoteStore: the server's dataset, as N-Quads
-        import io
-
-        buffer = io.BytesIO()
-        store.dump(buffer, format=ox.RdfFormat.N_QUADS)
-        dataset = rdflib.Dataset()
-        dataset.parse(data=buffer.getvalue().decode("utf-8"), format="nquads")
-        return dataset
-    inner = getattr(store, "inner", store)
-    try:
-        from oxrdflib import OxigraphStore  # type: ignore[import-untyped]
-    except ImportError:
-        dataset = rdflib.Dataset()
-        dataset.parse(data=inner.dump(format=ox.RdfFormat.N_QUADS).decode("utf-8"), format="nquads")
-        return dataset
-    copy = ox.Store()
-    copy.extend(inner.quads_for_pattern(None, None, None, None))
-    return rdflib.Dataset(store=OxigraphStore(store=copy))
-
-
-def from_rdflib(graph_or_dataset: Any, store: Any, graph: str | None = None) -> int:
-    """Add an rdflib Graph or Dataset to ``store``; returns the number of quads added.
-
-    A Dataset keeps its named graphs unless ``graph`` puts everything into one graph; a
-    plain Graph goes into ``graph``, else into the graph named by its IRI identifier,
-    else the default graph.
-    """
-    rdflib = _require("rdflib", "rdflib")
-    inner = getattr(store, "inner", store)
-    if getattr(store, "read_only", False):
-        raise LinkedDataError(f"{store} is read-only")
-    is_dataset = isinstance(graph_or_dataset, (rdflib.Dataset, rdflib.ConjunctiveGraph))
-    if is_dataset:
-        data = graph_or_dataset.serialize(format="nquads")
-        quads = list(ox.parse(data.encode("utf-8"), format=ox.RdfFormat.N_QUADS))
-    else:
-        data = graph_or_dataset.serialize(format="nt")
-        quads = list(ox.parse(data.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES))
-        identifier = getattr(graph_or_dataset, "identifier", None)
-        if graph is None and isinstance(identifier, rdflib.URIRef):
-            graph = str(identifier)
-    if graph is not None:
-        target: Any = ox.NamedNode(graph)
-        quads = [ox.Quad(q.subject, q.predicate, q.object, target) for q in quads]
-    if hasattr(store, "remote_query"):  # a RemoteStore: one SPARQL update (counts quads sent)
-        return int(store.append_quads(quads))
-    before = len(inner)
-    inner.extend(quads)
-    return len(inner) - before
-
-
-# ---------------------------------------------------------------- progress
-
-
-def progress_bar(total: int | None = None, desc: str | None = None, unit: str = "record") -> Any:
-    """A ``tqdm.auto`` progress bar (a widget in Jupyter, text elsewhere); pass its
-    ``update`` as a ``progress`` callback: ``run_build(None, st, progress=bar.update)``."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit)
-
-
-# ---------------------------------------------------------------- services
-
-
-_emulator: Any = None
-
-
-def connect(use_real_services: bool = False, *, size: int = 0, cache: bool = True) -> Any:
-    """A session for a notebook: against the loopback emulator (default) or the real services.
-
-    Starts :class:`~linkeddata.emulator.Emulator` (stopping one this function started
-    before, so re-running the cell is safe) and points the ``LINKEDDATA_*_URL``
-    variables at it; with ``use_real_services=True`` removes those variables and
-    returns a cached, rate-limited session for the public services.
-    """
-    import os
-
-    from .emulator import Emulator
-    from .http import make_session
-
-    global _emulator
-    if _emulator is not None:
-        _emulator.stop()
-        _emulator = None
-    for name in [k for k in os.environ if k.startswith("LINKEDDATA_") and k.endswith("_URL")]:
-        del os.environ[name]
-    if use_real_services:
-        return make_session(cache=cache)
-    _emulator = Emulator(size=size).start()
-    os.environ.update(_emulator.env())
-    return make_session(cache=False, rate_limit=None)
-
-
-def emulator() -> Any:
-    """The emulator :func:`connect` started, or ``None``."""
-    return _emulator
-
-
-# ---------------------------------------------------------------- IPython magic
-
-
-_default_store: Any = None
-
-
-def use_store(store: Any) -> Any:
-    """Set the store ``%sparql`` uses when neither ``--store`` nor ``--endpoint`` is given."""
-    global _default_store
-    _default_store = open_for_query(store)
-    return _default_store
-
-
-def _magic_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="%sparql", add_help=False, exit_on_error=False)
-    parser.add_argument("query", nargs="?", help="bundled query name or .rq file (line magic)")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--store", "-s", help="store path, or the name of a variable holding a store")
-    where.add_argument("--endpoint", "-e", help="SPARQL 1.1 endpoint URL")
-    parser.add_argument("-o", "--output", help="also assign the DataFrame to this variable")
-    parser.add_argument("--param", "-p", action="append", default=[], help="name=value (repeatable)")
-    parser.add_argument("--lang", choices=LANG_MODES, default="column")
-    parser.add_argument("--backend", choices=BACKENDS, default="pandas")
-    return parser
-
-
-def run_sparql_magic(line: str, cell: str | None = None, namespace: Mapping[str, Any] | None = None) -> Any:
-    """What ``%sparql`` / ``%%sparql`` do, callable without IPython.
-
-    ``%%sparql [--store PATH|VAR | --endpoint URL] [-o NAME] [--param k=v ...]`` runs the
-    cell's SPARQL; ``%sparql NAME_OR_RQ [options]`` runs a bundled query or ``.rq`` file.
-    """
-    from .query import parse_params, run_query
-
-    namespace = namespace if namespace is not None else {}
-    try:
-        args, extra = _magic_parser().parse_known_args(shlex.split(line))
-        if extra:
-            raise ValueError(f"unexpected argument(s) {' '.join(extra)}")
-    except (argparse.ArgumentError, SystemExit, ValueError) as exc:
-        raise InvalidInputError(f"%sparql: {exc}; usage: %sparql [NAME] [--store PATH | --endpoint URL] "
-                                "[-o NAME] [--param k=v]") from exc
-    query = cell if cell and cell.strip() else args.query
-    if not query:
-        raise InvalidInputError("%sparql needs a query: a bundled name, a .rq file, or SPARQL in the cell")
-    params = parse_params(args.param)
-    if args.endpoint:
-        frame = query_df(None, query, backend=args.backend, lang=args.lang, endpoint=args.endpoint, **params)
-    else:
-        if args.store:
-            held = namespace.get(args.store)
-            store = open_for_query(held if held is not None and not isinstance(held, (str, Path))
-                                   else (held or args.store))
-        elif _default_store is not None:
-            store = _default_store
-        else:
-            raise InvalidInputError("%sparql: name a store with --store PATH (or call linkeddata.notebook."
-                                    "use_store(store)) or an endpoint with --endpoint URL")
-        frame = to_dataframe(run_query(store, query, params), backend=args.backend, lang=args.lang)
-    if args.output:
-        if not args.output.isidentifier():
-            raise InvalidInputError(f"%sparql: -o needs a variable name, not {args.output!r}")
-        namespace[args.output] = frame  # type: ignore[index]
-    return frame
-
-
-def load_ipython_extension(ipython: Any) -> None:
-    """Register ``%sparql`` / ``%%sparql`` (``%load_ext linkeddata``)."""
-    _require("IPython")
-    from IPython.core.error import UsageError
-    from IPython.core.magic import Magics, line_cell_magic, magics_class
-
-    @magics_class
-    class SparqlMagics(Magics):
-        """``%sparql`` and ``%%sparql``: SPARQL → DataFrame (see :func:`run_sparql_magic`)."""
-
-        @line_cell_magic
-        def sparql(self, line: str, cell: str | None = None) -> Any:
-            try:
-                return run_sparql_magic(line, cell, self.shell.user_ns)
-            except LinkedDataError as exc:  # shown as one line, without a traceback
-                raise UsageError(str(exc)) from exc
-
-    ipython.register_magics(SparqlMagics)
-
-
-def unload_ipython_extension(ipython: Any) -> None:  # noqa: ARG001 - IPython's hook
-    """Nothing to undo (magics stay registered until the kernel restarts)."""
-
-
-__all__ = [
-    "Cell", "Column", "columns", "to_dataframe", "query_df", "frame_instances", "INSTANCES_QUERY",
-    "open_for_query", "endpoint_query", "map_holdings", "to_rdflib", "from_rdflib", "progress_bar",
-    "use_store", "run_sparql_magic", "connect", "emulator", "load_ipython_extension", "unload_ipython_extension",
-]
+def _sorted_libraries(sigels: Any, names: Any) -> tuple[str | None, str | None]:
+    """Sigels and their names (aligned ``GROUP_CONCAT`` outputs), sorted by sigel."""
+    if not isinstance(sigels, str) or not sigels:
+        return None, None
+    codes = sigels.split(", ")
+    labels = names.split("; ") if isinstance(names, str) else []
+    if len(labels) != len(codes):  # a name containing the separator: keep the engine's order
+        return sigels, names if isinstance(names, str) else None
+    ordered = sorted(zip(codes, labels))
+    return ", ".join(c for c, _ in ordered), "; ".join(n for _, n in ordered)

@@ -1,0 +1,97 @@
+"""A notebook's services and store: the emulator (or the real services) and a store of its own.
+
+:func:`connect` starts the loopback emulator (or points at the real services);
+:func:`notebook_store` gives each notebook run its own store, so a notebook can run twice,
+in parallel with itself, and after the test suite without seeing another run's data.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .magics import use_store
+
+log = logging.getLogger(__name__)
+
+_emulator: Any = None
+_temporary: dict[str, tuple[Path, Any]] = {}  # notebook name → (its temporary folder, its store)
+
+
+def connect(use_real_services: bool = False, *, size: int = 0, cache: bool = True) -> Any:
+    """A session for a notebook: against the loopback emulator (default) or the real services.
+
+    Starts :class:`~linkeddata.emulator.Emulator` (stopping one this function started
+    before, so re-running the cell is safe) and points the ``LINKEDDATA_*_URL``
+    variables at it; with ``use_real_services=True`` removes those variables and
+    returns a cached, rate-limited session for the public services.
+
+    :param size: generated records in the emulator's corpus besides the fixtures.
+    """
+    from ..emulator import Emulator
+    from ..http import make_session
+
+    global _emulator
+    if _emulator is not None:
+        _emulator.stop()
+        _emulator = None
+    for name in [k for k in os.environ if k.startswith("LINKEDDATA_") and k.endswith("_URL")]:
+        del os.environ[name]
+    if use_real_services:
+        return make_session(cache=cache)
+    _emulator = Emulator(size=size).start()
+    os.environ.update(_emulator.env())
+    return make_session(cache=False, rate_limit=None)
+
+
+def emulator() -> Any:
+    """The emulator :func:`connect` started, or ``None``."""
+    return _emulator
+
+
+def notebook_store(name: str, path: str | Path | None = None) -> Any:
+    """The store of the notebook ``name``, also made the default store of ``%sparql``.
+
+    With ``path`` the store lives there and is kept (a re-run reopens it and resumes
+    harvests from their checkpoints). Without, every call makes a fresh temporary folder
+    (``linkeddata-<name>-…`` in the system's temporary directory, private to this
+    process) and removes the one the previous call made for ``name``: re-running the
+    cell starts from an empty store, and runs in parallel or after the tests never share
+    one. Temporary folders are removed when the Python process ends.
+    """
+    from ..store import open_store
+
+    if path is not None:
+        store = open_store(Path(path).expanduser())
+        use_store(store)
+        return store
+    _drop(name)
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "notebook"
+    folder = Path(tempfile.mkdtemp(prefix=f"linkeddata-{safe}-"))
+    store = open_store(folder / "store")
+    _temporary[name] = (folder, store)
+    use_store(store)
+    log.info("notebook %s: a temporary store in %s", name, folder)
+    return store
+
+
+def _drop(name: str) -> None:
+    held = _temporary.pop(name, None)
+    if held is None:
+        return
+    folder, store = held
+    try:
+        store.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@atexit.register
+def _drop_all() -> None:
+    for name in list(_temporary):
+        _drop(name)
