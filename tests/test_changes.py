@@ -121,6 +121,6 @@ def test_deleted_before_fetch_becomes_tombstone(emu):
     activities = feed.activities()
     assert activities[-1].record_iri == target and len(activities) <= 2
     emu.corpus.delete(target)  # gone between reading the feed and fetching the record
-    [result] = fetch_many([activities[-1].object_id], feed._fetch)
+    [result] = fetch_many([activities[-1].object_id], feed.fetch)
     fetched = feed._record(activities[-1], result)
     assert fetched.deleted and fetched.iri == target

@@ -26,8 +26,9 @@ the traps happen on demand:
   holds only the ids written so far.
 - ``emm_dump_max_age`` (seconds, default 5 days): an older job is thrown away and regenerated
   on the next request, with a new ``startTime``.
-- ``emm_dump_regenerate_after`` (int): regenerate each job once after that many page or
+- ``emm_dump_regenerate_after`` (int): regenerate the next new job once after that many page or
   download requests (a dump that turns 5 days old while a client pages through it).
+- ``emm_dump_regenerate`` (bool): regenerate on the next request (the option is then removed).
 """
 
 from __future__ import annotations
@@ -228,14 +229,15 @@ class _Dumps:
             job = self._jobs.get(selection)
             stale = job is not None and (time.time() - job.created > float(options.get("emm_dump_max_age", MAX_DUMP_AGE))
                                          or (job.regenerate_at is not None and job.requests >= job.regenerate_at))
+            stale = stale or bool(options.pop("emm_dump_regenerate", False))
             if job is None or stale:
                 iris = self.select(selection)
                 if iris is None:
                     return None, False
                 new = _Job(iris, job.start_time if job else None)
                 new.generating = int(options.get("emm_dump_generating", 0))
-                after = options.get("emm_dump_regenerate_after")
-                new.regenerate_at = int(after) if after is not None and job is None else None
+                after = options.pop("emm_dump_regenerate_after", None)  # once: the next job is left alone
+                new.regenerate_at = int(after) if after is not None else None
                 self._jobs[selection] = job = new
             job.requests += 1
             generating = job.generating > 0

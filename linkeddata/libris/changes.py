@@ -93,6 +93,8 @@ class Activity:
     published: str
     object_id: str
     object_type: str = ""
+    #: The holding library's IRI (``kbv:heldBy``, on holdings only).
+    held_by: str | None = None
 
     @property
     def when(self) -> datetime:
@@ -117,7 +119,9 @@ def _activity(item: Any) -> Activity | None:
         parse_time(published)
     except ValueError:
         return None
-    return Activity(item["type"], published, ident, str(obj.get("type", "")))
+    held = obj.get("kbv:heldBy") or obj.get("heldBy")
+    held_by = held.get("@id") or held.get("id") if isinstance(held, dict) else held if isinstance(held, str) else None
+    return Activity(item["type"], published, ident, str(obj.get("type", "")), held_by)
 
 
 class ChangeFeed:
@@ -140,7 +144,7 @@ class ChangeFeed:
         self.position: Position | None = self.since
         self.skipped: list[tuple[str, str]] = []
         self.pages = 0
-        self._fetch = fetch or self._fetch_record
+        self.fetch: Callable[[str], Record] = fetch or self._fetch_record
 
     def _fetch_record(self, iri: str) -> Record:
         from .read import fetch_record
@@ -208,7 +212,7 @@ class ChangeFeed:
         for start in range(0, len(activities), chunk):
             part = activities[start:start + chunk]
             wanted = [a.object_id for a in part if a.type != "Delete"]
-            fetched = iter(fetch_many(wanted, self._fetch, self.concurrency))
+            fetched = iter(fetch_many(wanted, self.fetch, self.concurrency))
             for act in part:
                 record = self._record(act, None if act.type == "Delete" else next(fetched))
                 if record is not None:

@@ -1,0 +1,125 @@
+"""``linkeddata sync``: first run from the dump, later runs from the change feed, OAI-PMH fallback."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from linkeddata.cli import cli
+from linkeddata.emulator import Emulator
+from linkeddata.errors import InvalidInputError
+from linkeddata.http import make_session
+from linkeddata.query import results_to_records, run_query
+from linkeddata.store import open_store
+from linkeddata.sync import selections_for, sync
+
+
+@pytest.fixture()
+def emu():
+    with Emulator(size=40, emm_dump_page_size=10, emm_page_size=7) as emulator:
+        yield emulator
+
+
+def _session():
+    return make_session(cache=False, rate_limit=None, retries=3, backoff_factor=0.01)
+
+
+def _sync(emu, store, selections=("itemAndInstance:Umu",), **kw):
+    with emu.environment():
+        return sync(store, list(selections), session=_session(), poll_interval=0.01, max_wait=5, **kw)
+
+
+def _held(store, sigel):
+    rows = results_to_records(run_query(store, "holdings-by-library"))
+    return {r["library"].rsplit("/", 1)[-1]: int(r["items"]) for r in rows}.get(sigel)
+
+
+def _graphs(store):
+    text = store.canonical_nquads()
+    return text
+
+
+def test_selections_are_checked_before_any_request():
+    assert selections_for(["S"], ["Agent"], True) == ["itemAndInstance:S", "type:Agent", "all"]
+    with pytest.raises(InvalidInputError, match="nothing to sync"):
+        selections_for()
+    with pytest.raises(InvalidInputError, match="selection"):
+        selections_for(["a b"])
+
+
+def test_cli_first_run_loads_the_dump_and_the_join_matches_the_emulator(emu, tmp_path):
+    store = tmp_path / "kg"
+    with emu.environment():
+        result = CliRunner().invoke(cli, ["sync", "--library", "Umu", "--store", str(store), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Synced itemAndInstance:Umu by dump download: \d+ records loaded", result.output)
+    requests_line = re.search(r"(\d+) requests \(.*emm (\d+).*\)", result.output)
+    assert requests_line and int(requests_line.group(2)) <= 6, result.output
+    with open_store(store) as st:
+        assert _held(st, "Umu") == len(emu.corpus.held_by("Umu"))
+        names = {r["library"].rsplit("/", 1)[-1]: r["name"] for r in results_to_records(run_query(st, "holdings-by-library"))}
+        assert names["Umu"]  # the organisation was loaded in the same run
+
+
+def test_second_run_applies_exactly_the_changes(emu, tmp_path):
+    followed = open_store(tmp_path / "followed")
+    first = _sync(emu, followed)
+    assert first.records > 0 and first.modes == {"itemAndInstance:Umu": "dump download"}
+    made = emu.corpus.churn(80, seed=1)
+    assert made["delete"] and made["create"] and made["move"]
+    second = _sync(emu, followed)
+    assert second.modes == {"itemAndInstance:Umu": "change feed"} and "libris" in second.requests
+    assert _held(followed, "Umu") == len(emu.corpus.held_by("Umu"))
+    emu.options["emm_dump_regenerate"] = True  # a fresh dump taken after the changes
+    fresh = open_store(tmp_path / "fresh")
+    _sync(emu, fresh)
+    assert _graphs(followed) == _graphs(fresh)
+    third = _sync(emu, followed)  # nothing changed: nothing applied, two feed requests
+    assert third.records == third.deleted == 0 and third.requests.get("emm", 0) <= 2
+
+
+def test_pages_with_generating_regeneration_and_500_equal_the_download(emu, tmp_path):
+    reference = open_store(tmp_path / "download")
+    _sync(emu, reference)
+    emu.options.update(emm_dump_generating=2, emm_dump_regenerate=True, emm_dump_regenerate_after=4)
+    emu.faults.add("status", service="emm", path="offset=10", status=500, times=2)
+    paged = open_store(tmp_path / "pages")
+    summary = _sync(emu, paged, download=False)
+    assert summary.restarts == 1 and any("regenerated" in w for w in summary.warnings)
+    assert _graphs(paged) == _graphs(reference)
+
+
+def test_a_truncated_download_is_fetched_again(emu, tmp_path):
+    reference = open_store(tmp_path / "reference")
+    _sync(emu, reference)
+    emu.faults.add("truncate", service="emm", path="download", times=1)
+    again = open_store(tmp_path / "again")
+    _sync(emu, again)
+    assert _graphs(again) == _graphs(reference)
+
+
+def test_a_change_page_that_repeats_itself_is_stepped_past(emu, tmp_path):
+    store = open_store(tmp_path / "kg")
+    _sync(emu, store, ["all"], organisations=False)
+    emu.options["emm_page_size"] = 2
+    emu.corpus.churn(40, seed=2)  # 40 changes in about 80 ms: several share one millisecond
+    summary = _sync(emu, store, ["all"], organisations=False)
+    assert summary.records + summary.deleted > 0
+    emu.options["emm_dump_regenerate"] = True
+    fresh = open_store(tmp_path / "fresh")
+    _sync(emu, fresh, ["all"], organisations=False)
+    assert _graphs(store) == _graphs(fresh)
+
+
+def test_without_emm_it_falls_back_to_oai_pmh_then_increments(tmp_path):
+    with Emulator(services=["libris", "oaipmh", "bibdb", "isil", "id"], size=40) as emu:
+        store = open_store(tmp_path / "kg")
+        first = _sync(emu, store)
+        assert first.modes == {"itemAndInstance:Umu": "OAI-PMH"} and any("OAI-PMH" in w for w in first.warnings)
+        assert _held(store, "Umu") == len(emu.corpus.held_by("Umu"))
+        emu.corpus.churn(30, seed=3)
+        second = _sync(emu, store)
+        assert second.modes == {"itemAndInstance:Umu": "OAI-PMH increment"}
+        assert _held(store, "Umu") == len(emu.corpus.held_by("Umu"))
