@@ -78,7 +78,8 @@ def _trld() -> Any:
     try:
         from trld.tvm import mapmaker, mapper
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise LinkedDataError("profile mapping needs trld: pip install 'linkeddata[map]'") from exc
+        raise LinkedDataError("profile mapping needs trld, a dependency of linkeddata: pip install 'trld>=0.3,<0.4'"
+                              ) from exc
     return mapmaker, mapper
 
 

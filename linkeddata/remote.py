@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,10 @@ class RemoteStore(RecordLoader):
         'http://h:8890/sparql-graph-crud'
         """
         if not isinstance(config, Mapping):
-            import tomllib
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # the tomli backport, a dependency on Python 3.10
+                import tomli as tomllib
 
             try:
                 config = tomllib.loads(Path(config).read_text("utf-8"))

@@ -623,7 +623,7 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Local
     ``read_only=True`` to query it while the other process writes).
     """
     if isinstance(path, Store):
-        return path  # type: ignore[return-value]
+        return path
     if isinstance(path, str) and path.startswith(("http://", "https://")):
         from .remote import RemoteStore
 

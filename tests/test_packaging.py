@@ -33,6 +33,22 @@ def test_wheel_contains_assets(wheel):
     assert any(n.startswith("linkeddata/emulator/data/") for n in names)
 
 
+def test_messages_name_only_extras_that_exist():
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"])
+    named = {}
+    for path in [*(ROOT / "linkeddata").rglob("*.py"), ROOT / "README.md", *(ROOT / "notebooks").glob("*.ipynb")]:
+        for match in re.finditer(r"linkeddata\[([\w,-]+)\]", path.read_text("utf-8")):
+            for extra in match[1].split(","):
+                named.setdefault(extra, str(path.relative_to(ROOT)))
+    assert named, "no message names an extra: the pattern is wrong"
+    unknown = {extra: where for extra, where in named.items() if extra not in extras}
+    assert not unknown, f"extras that pyproject.toml does not define: {unknown}"
+
+
 @pytest.fixture(scope="module")
 def installed(wheel, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A fresh venv with linkeddata from the wheel only: (its python, an environment to run it in).

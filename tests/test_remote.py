@@ -96,6 +96,21 @@ def test_credentials_from_environment(monkeypatch, tmp_path):
         store.delete_record(BIB)
 
 
+def test_config_file_reads_with_the_tomli_backport_on_python_3_10(monkeypatch, tmp_path):
+    import sys
+    import tomllib
+
+    config = tmp_path / "store.toml"
+    config.write_text('[store]\nurl = "http://127.0.0.1:1"\nquery = "/sparql"\n', "utf-8")
+    monkeypatch.setattr(sys, "version_info", (3, 10, 14, "final", 0))
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # as on 3.10: no such module
+    monkeypatch.setitem(sys.modules, "tomli", tomllib)  # the backport has the same API
+    assert RemoteStore.from_config(config).query_url == "http://127.0.0.1:1/sparql"
+    config.write_text("[store\n", "utf-8")
+    with pytest.raises(ConfigError, match="cannot read store config"):
+        RemoteStore.from_config(config)
+
+
 def test_open_any_picks_remote_for_urls(tmp_path):
     assert isinstance(open_any("http://127.0.0.1:7878"), RemoteStore)
     assert isinstance(open_any(None), LocalStore)

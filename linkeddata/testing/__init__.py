@@ -25,8 +25,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import requests
 
-    from ..emulator import SERVICE_MODULES, Emulator, available_services
-    from ..emulator.server import FAULT_KINDS, Fault, Faults, LoggedRequest, http_date
+    from ..emulator import SERVICE_MODULES as SERVICE_MODULES
+    from ..emulator import Emulator as Emulator
+    from ..emulator import available_services as available_services
+    from ..emulator.server import FAULT_KINDS as FAULT_KINDS
+    from ..emulator.server import Fault as Fault
+    from ..emulator.server import Faults as Faults
+    from ..emulator.server import LoggedRequest as LoggedRequest
+    from ..emulator.server import http_date as http_date
 
 # imported on first use, so that loading the pytest plugin stays cheap
 _LAZY: dict[str, str] = {
