@@ -50,7 +50,26 @@ PREFIXES = {
     "lv": "http://purl.org/lobid/lv#",
 }
 
-OUTPUT_FORMATS = ("table", "csv", "tsv", "json", "xml")
+#: ``--format`` names for SELECT/ASK results; CONSTRUCT/DESCRIBE take :data:`GRAPH_FORMATS`.
+OUTPUT_FORMATS = ("table", "csv", "tsv", "json", "sparql-json", "sparql-xml")
+#: ``--format`` names for CONSTRUCT/DESCRIBE results (triples).
+GRAPH_FORMATS = ("table", "nt", "ttl")
+#: Types a query header may declare for a parameter.
+PARAM_TYPES = ("iri", "number", "integer", "string", "boolean", "any")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter declared in a query's header: ``# @param NAME TYPE [required] description``."""
+
+    name: str
+    type: str = "any"
+    required: bool = False
+    description: str = ""
+
+    def __str__(self) -> str:
+        text = self.name if self.type == "any" else f"{self.name}:{self.type}"
+        return text if self.required else f"[{text}]"
 
 
 @dataclass
@@ -60,22 +79,37 @@ class BundledQuery:
     name: str
     path: Path
     description: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Param] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
         return self.path.read_text("utf-8")
 
 
-def _parse_header(text: str) -> tuple[str, dict[str, str]]:
+_PARAM_LINE = re.compile(r"@param\s+[?$]?(\w+)\s*(.*)")
+
+
+def _first_word(text: str, words: tuple[str, ...]) -> tuple[str | None, str]:
+    head, _, tail = text.partition(" ")
+    return (head, tail.strip()) if head in words else (None, text.strip())
+
+
+def parse_header(text: str) -> tuple[str, dict[str, Param]]:
+    """The description and declared parameters of a query's leading comment block.
+
+    >>> parse_header("# @param lat number required  latitude of the centre")[1]["lat"]
+    Param(name='lat', type='number', required=True, description='latitude of the centre')
+    """
     lines, params = [], {}
     for line in text.splitlines():
         if not line.startswith("#"):
             break
         body = line.lstrip("#").strip()
-        m = re.match(r"@param\s+(\w+)\s*(.*)", body)
+        m = _PARAM_LINE.match(body)
         if m:
-            params[m.group(1)] = m.group(2).strip()
+            kind, rest = _first_word(m.group(2), PARAM_TYPES)
+            need, rest = _first_word(rest, ("required", "optional"))
+            params[m.group(1)] = Param(m.group(1), kind or "any", need == "required", rest)
         elif body:
             lines.append(body)
     return " ".join(lines), params
@@ -85,7 +119,7 @@ def bundled_queries() -> dict[str, BundledQuery]:
     """Bundled queries by name (file name without ``.rq``)."""
     out = {}
     for path in sorted(asset_dir("queries").glob("*.rq")):
-        description, params = _parse_header(path.read_text("utf-8"))
+        description, params = parse_header(path.read_text("utf-8"))
         out[path.stem] = BundledQuery(path.stem, path, description, params)
     return out
 
@@ -107,14 +141,36 @@ def resolve_query(query: str) -> str:
 
 
 _INT = re.compile(r"[+-]?\d+")
-_DEC = re.compile(r"[+-]?\d*\.\d+")
+_DEC = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
+_DOUBLE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 _LANG = re.compile(r'"(.*)"@([A-Za-z]+(?:-[A-Za-z0-9]+)*)', re.DOTALL)
 _TYPED = re.compile(r'"(.*)"\^\^<([^<>"{}|^`\\\s]+)>', re.DOTALL)
 _IRI = re.compile(r"<([^<>\"{}|^`\\\s]*)>")
+_ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\s]+")
+_BARE_IRI = re.compile(r"(https?|urn|mailto):[^<>\"{}|^`\\\s]+")
+#: A Libris XL short id (``k9dt4hbw6p1ncz8``): 15 or 16 letters and digits, both present.
+LIBRIS_ID = re.compile(r"(?=[0-9a-z]*[0-9])(?=[0-9a-z]*[a-z])[0-9a-z]{15,16}")
+_NUMERIC = {XSD + t for t in ("integer", "decimal", "double", "float", "int", "long", "short", "byte",
+                              "nonNegativeInteger", "positiveInteger", "negativeInteger", "nonPositiveInteger",
+                              "unsignedInt", "unsignedLong", "unsignedShort", "unsignedByte")}
+_INTEGER = _NUMERIC - {XSD + "decimal", XSD + "double", XSD + "float"}
+
+
+def _literal(text: str, datatype: str) -> ox.Literal:
+    return ox.Literal(text, datatype=ox.NamedNode(XSD + datatype))
+
+
+def _named_node(iri: str, what: str = "") -> ox.NamedNode:
+    if not _ABSOLUTE_IRI.fullmatch(iri):
+        raise QueryError(f"{what}expected an absolute IRI (like https://libris.kb.se/k9dt4hbw6p1ncz8#it), got {iri!r}")
+    try:
+        return ox.NamedNode(iri)
+    except ValueError as exc:
+        raise QueryError(f"{what}not a valid IRI {iri!r}: {str(exc).splitlines()[0]}") from exc
 
 
 def to_term(value: Any) -> ox.NamedNode | ox.Literal | ox.BlankNode:
-    """A Python value or a ``--param`` string as an RDF term.
+    """A Python value or a ``--param`` string as an RDF term (for undeclared parameters).
 
     >>> to_term("https://libris.kb.se/x#it")
     <NamedNode value=https://libris.kb.se/x#it>
@@ -126,53 +182,136 @@ def to_term(value: Any) -> ox.NamedNode | ox.Literal | ox.BlankNode:
     if isinstance(value, (ox.NamedNode, ox.Literal, ox.BlankNode)):
         return value
     if isinstance(value, bool):
-        return ox.Literal("true" if value else "false", datatype=ox.NamedNode(XSD + "boolean"))
+        return _literal("true" if value else "false", "boolean")
     if isinstance(value, int):
-        return ox.Literal(str(value), datatype=ox.NamedNode(XSD + "integer"))
+        return _literal(str(value), "integer")
     if isinstance(value, (float, Decimal)):
-        return ox.Literal(str(value), datatype=ox.NamedNode(XSD + ("decimal" if isinstance(value, Decimal) else "double")))
+        return _literal(str(value), "decimal" if isinstance(value, Decimal) else "double")
     text = str(value)
     m = _IRI.fullmatch(text)
     if m:
-        return ox.NamedNode(m.group(1))
-    if re.fullmatch(r"(https?|urn|mailto):[^<>\"{}|^`\\\s]+", text):
-        return ox.NamedNode(text)
+        return _named_node(m.group(1))
+    if _BARE_IRI.fullmatch(text):
+        return _named_node(text)
     if _INT.fullmatch(text):
-        return ox.Literal(text, datatype=ox.NamedNode(XSD + "integer"))
+        return _literal(text, "integer")
     if _DEC.fullmatch(text):
-        try:
-            Decimal(text)
-            return ox.Literal(text, datatype=ox.NamedNode(XSD + "decimal"))
-        except InvalidOperation:
-            pass
+        return _literal(text, "decimal")
+    if _DOUBLE.fullmatch(text):
+        return _literal(text, "double")
     if text in ("true", "false"):
-        return ox.Literal(text, datatype=ox.NamedNode(XSD + "boolean"))
+        return _literal(text, "boolean")
     m = _LANG.fullmatch(text)
     if m:
         return ox.Literal(m.group(1), language=m.group(2))
     m = _TYPED.fullmatch(text)
     if m:
-        return ox.Literal(m.group(1), datatype=ox.NamedNode(m.group(2)))
+        return ox.Literal(m.group(1), datatype=_named_node(m.group(2)))
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = text[1:-1]
     return ox.Literal(text)
 
 
+def param_term(param: Param, value: Any) -> ox.NamedNode | ox.Literal | ox.BlankNode:
+    """``value`` as the RDF term of a declared parameter, checked against its type.
+
+    A Libris short id given where an IRI is declared expands to its thing IRI.
+
+    >>> param_term(Param("instance", "iri"), "k9dt4hbw6p1ncz8")
+    <NamedNode value=https://libris.kb.se/k9dt4hbw6p1ncz8#it>
+    >>> param_term(Param("lat", "number"), "59,33")
+    Traceback (most recent call last):
+    ...
+    linkeddata.errors.QueryError: parameter lat: expected a number (like 59.33), got '59,33'
+    """
+    what = f"parameter {param.name}: "
+    kind = param.type
+    if kind == "any":
+        return to_term(value)
+    if isinstance(value, ox.Literal) and kind in ("number", "integer"):
+        ok = value.datatype.value in (_INTEGER if kind == "integer" else _NUMERIC)
+        if not ok:
+            raise QueryError(f"{what}expected {'an integer' if kind == 'integer' else 'a number'}, got {value}")
+        return value
+    if isinstance(value, (ox.NamedNode, ox.BlankNode, ox.Literal)):
+        expected = {"iri": ox.NamedNode, "string": ox.Literal, "boolean": ox.Literal}[kind]
+        if not isinstance(value, expected):
+            raise QueryError(f"{what}expected {'an IRI' if kind == 'iri' else 'a ' + kind}, got {value}")
+        return value
+    if kind == "iri":
+        text = str(value).strip()
+        if LIBRIS_ID.fullmatch(text):
+            return ox.NamedNode(f"https://libris.kb.se/{text}#it")
+        m = _IRI.fullmatch(text)
+        return _named_node(m.group(1) if m else text, what)
+    if kind == "boolean":
+        if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+            return _literal(str(value).lower(), "boolean")
+        raise QueryError(f"{what}expected true or false, got {str(value)!r}")
+    if kind in ("number", "integer"):
+        if isinstance(value, bool):
+            raise QueryError(f"{what}expected a number, got {value!r}")
+        if isinstance(value, int):
+            return _literal(str(value), "integer")
+        if kind == "number" and isinstance(value, (float, Decimal)):
+            return to_term(value)
+        text = str(value).strip()
+        if _INT.fullmatch(text):
+            return _literal(text, "integer")
+        if kind == "number" and _DEC.fullmatch(text):
+            return _literal(text, "decimal")
+        if kind == "number" and _DOUBLE.fullmatch(text):
+            return _literal(text, "double")
+        example = "like 59.33" if kind == "number" else "a whole number like 80"
+        raise QueryError(f"{what}expected {'a number' if kind == 'number' else 'an integer'} ({example}), "
+                         f"got {str(value)!r}")
+    text = str(value)
+    m = _LANG.fullmatch(text)
+    return ox.Literal(m.group(1), language=m.group(2)) if m else ox.Literal(text)
+
+
 def parse_params(pairs: Iterable[str]) -> dict[str, str]:
-    """``["name=value", …]`` → dict, with a clear error for malformed pairs."""
-    out = {}
+    """``["name=value", …]`` → dict, with a clear error for malformed or repeated pairs."""
+    out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         name = name.strip().lstrip("?$")
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise QueryError(f"--param must be name=value with a SPARQL variable name, got {pair!r}")
+        if name in out:
+            raise QueryError(f"--param {name} given twice ({out[name]!r} and {value!r})")
         out[name] = value
     return out
 
 
-def bind(params: Mapping[str, Any] | None) -> dict[ox.Variable, Any]:
-    """Variables → terms for pyoxigraph's ``substitutions``."""
-    return {ox.Variable(k.lstrip("?$")): to_term(v) for k, v in (params or {}).items()}
+def bind(params: Mapping[str, Any] | None, query: str | None = None, *, name: str | None = None
+         ) -> dict[ox.Variable, Any]:
+    """Variables → terms for ``params``, checked against ``query``'s declared parameters.
+
+    A query whose header declares parameters (``# @param NAME TYPE [required] …``) accepts
+    exactly those: an unknown name or a missing required one is a :class:`QueryError`, and
+    each value must fit its type. A query without declarations accepts only the names of
+    variables it uses.
+    """
+    params = {k.lstrip("?$"): v for k, v in (params or {}).items()}
+    if query is None:
+        return {ox.Variable(k): to_term(v) for k, v in params.items()}
+    label = f"query {name}" if name else "the query"
+    _, declared = parse_header(query.lstrip())
+    if declared:
+        unknown = [k for k in params if k not in declared]
+        if unknown:
+            raise QueryError(f"unknown parameter {unknown[0]!r} for {label}; it takes: "
+                             f"{', '.join(str(p) for p in declared.values())}")
+        missing = [p.name for p in declared.values() if p.required and p.name not in params]
+        if missing:
+            raise QueryError(f"{label} needs --param {missing[0]}=… ({declared[missing[0]].description or declared[missing[0]].type})")
+        return {ox.Variable(k): param_term(declared[k], v) for k, v in params.items()}
+    used = set(re.findall(r"[?$]([A-Za-z_][A-Za-z0-9_]*)", _mask_comments_and_strings(query)))
+    unknown = [k for k in params if k not in used]
+    if unknown:
+        raise QueryError(f"unknown parameter {unknown[0]!r}: {label} has no variable ?{unknown[0]}")
+    return {ox.Variable(k): to_term(v) for k, v in params.items()}
 
 
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
@@ -185,17 +324,18 @@ def _mask_comments_and_strings(text: str) -> str:
     return pattern.sub(lambda m: " " * len(m.group(0)), text)
 
 
-def with_values(query: str, params: Mapping[str, Any] | None) -> str:
+def with_values(query: str, params: Mapping[str, Any] | None, *, name: str | None = None) -> str:
     """The query with ``params`` bound by an inline ``VALUES`` block at the start of its
     top-level group, so every pattern, ``BIND`` and ``FILTER`` sees them. Values are
-    serialised as RDF terms (escaped by pyoxigraph), never pasted as text.
+    checked against the query's declared parameters (:func:`bind`) and serialised as
+    RDF terms (escaped by pyoxigraph), never pasted as text.
 
     >>> with_values("SELECT ?x WHERE { ?s ?p ?x }", {"s": "https://libris.kb.se/a"})
     'SELECT ?x WHERE { VALUES (?s) { (<https://libris.kb.se/a>) } ?s ?p ?x }'
     """
-    if not params:
+    terms = bind(params, query, name=name)
+    if not terms:
         return query
-    terms = bind(params)
     masked = _mask_comments_and_strings(query)
     form = _FORM.search(masked)
     start = form.end() if form else 0
@@ -211,14 +351,17 @@ def with_values(query: str, params: Mapping[str, Any] | None) -> str:
 def run_query(store: Any, query: str, params: Mapping[str, Any] | None = None, *, union: bool = True) -> Any:
     """Run a bundled query name, ``.rq`` path or SPARQL text against a store.
 
+    ``params`` are checked against the query's declared parameters (see :func:`bind`).
     Returns pyoxigraph's ``QuerySolutions`` (SELECT), ``QueryBoolean`` (ASK) or
     ``QueryTriples`` (CONSTRUCT/DESCRIBE).
     """
     text = resolve_query(query)
+    name = query.strip() if query.strip() in bundled_queries() else None
     if isinstance(store, Store) and store.capabilities.remote:
+        bind(params, text, name=name)  # the same checks before any request
         return store.query(text, params, union=union)
     inner = getattr(store, "inner", store)
-    text = with_values(text, params)
+    text = with_values(text, params, name=name)
     try:
         return inner.query(text, use_default_graph_as_union=union, prefixes=PREFIXES)
     except SyntaxError as exc:
@@ -228,45 +371,90 @@ def run_query(store: Any, query: str, params: Mapping[str, Any] | None = None, *
 
 
 def term_value(term: Any) -> Any:
-    """A term as a plain Python value for tables (IRIs and literals as their text)."""
+    """A term as a plain Python value for tables: IRIs and literals as their text, blank
+    nodes as ``_:id`` (so they cannot pass for values), unbound as ``None``."""
     if term is None:
         return None
+    if isinstance(term, ox.BlankNode):
+        return str(term)
     return term.value if hasattr(term, "value") else str(term)
+
+
+def json_value(term: Any) -> Any:
+    """A term as a JSON value: numbers and booleans typed, everything else as :func:`term_value`."""
+    if isinstance(term, ox.Literal):
+        datatype = term.datatype.value
+        try:
+            if datatype in _INTEGER:
+                return int(term.value)
+            if datatype in _NUMERIC:
+                number = float(term.value)
+                return number if number == number and abs(number) != float("inf") else term.value
+        except ValueError:
+            return term.value
+        if datatype == XSD + "boolean":
+            return term.value in ("true", "1")
+    return term_value(term)
 
 
 def rows(results: Any) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of SELECT results (values as text, unbound as ``None``)."""
+    header, data = term_rows(results)
+    return header, [[term_value(t) if not isinstance(t, bool) else t for t in row] for row in data]
+
+
+def term_rows(results: Any) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of results as RDF terms (ASK: one boolean)."""
     if isinstance(results, ox.QueryBoolean):
         return ["result"], [[bool(results)]]
     if isinstance(results, ox.QueryTriples):
-        return ["subject", "predicate", "object"], [[str(t.subject), str(t.predicate), str(t.object)] for t in results]
+        return ["subject", "predicate", "object"], [[t.subject, t.predicate, t.object] for t in results]
     names = [v.value for v in results.variables]
-    return names, [[term_value(s[n]) for n in names] for s in results]
+    return names, [[s[n] for n in names] for s in results]
 
 
-def format_results(results: Any, fmt: str = "table") -> str:
-    """Render results as ``table``, ``csv``, ``tsv``, ``json`` (SPARQL JSON) or ``xml``."""
+def format_results(results: Any, fmt: str = "table", *, nl: bool = False) -> str:
+    """Render results as ``table``, ``csv``, ``tsv`` (SPARQL TSV), ``json`` (an array of
+    row objects, or one object per line with ``nl``), ``sparql-json`` or ``sparql-xml``.
+    CONSTRUCT/DESCRIBE results (triples) render as ``table``, ``nt`` or ``ttl``.
+    """
+    fmt = {"turtle": "ttl", "ntriples": "nt", "n-triples": "nt"}.get(fmt, fmt)
+    if nl and fmt != "json":
+        raise QueryError("--nl (one JSON object per line) goes with --format json")
+    if isinstance(results, ox.QueryTriples):
+        if fmt not in GRAPH_FORMATS:
+            raise QueryError(f"a CONSTRUCT or DESCRIBE query returns triples: use --format {', '.join(GRAPH_FORMATS)}, "
+                             f"not {fmt}")
+        if fmt == "table":
+            header, data = term_rows(results)
+            return _table(header, [[str(v) for v in row] for row in data])
+        rdf_format = ox.RdfFormat.N_TRIPLES if fmt == "nt" else ox.RdfFormat.TURTLE
+        return ox.serialize(results, format=rdf_format, prefixes=PREFIXES if fmt == "ttl" else None).decode("utf-8")
     if fmt not in OUTPUT_FORMATS:
         raise QueryError(f"unknown output format {fmt!r}; one of {', '.join(OUTPUT_FORMATS)}")
-    if isinstance(results, ox.QueryTriples):
-        if fmt == "table":
-            header, data = rows(results)
-            return _table(header, data)
-        return results.serialize(format=ox.RdfFormat.N_TRIPLES).decode("utf-8")
-    if fmt == "json":
-        return results.serialize(format=ox.QueryResultsFormat.JSON).decode("utf-8")
-    if fmt == "xml":
-        return results.serialize(format=ox.QueryResultsFormat.XML).decode("utf-8")
-    if fmt == "tsv":
+    if fmt in ("sparql-json", "sparql-xml"):
+        wire = ox.QueryResultsFormat.JSON if fmt == "sparql-json" else ox.QueryResultsFormat.XML
+        return results.serialize(format=wire).decode("utf-8")
+    if fmt == "tsv" and not isinstance(results, ox.QueryBoolean):
         return results.serialize(format=ox.QueryResultsFormat.TSV).decode("utf-8")
+    if fmt == "json":
+        header, data = term_rows(results)
+        objects = [{h: v if isinstance(v, bool) else json_value(v) for h, v in zip(header, row)} for row in data]
+        if nl:
+            return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects)
+        return json.dumps(objects, ensure_ascii=False, indent=2) + "\n"
     header, data = rows(results)
-    if fmt == "csv":
+    if fmt in ("csv", "tsv"):
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv.writer(buffer, lineterminator="\n", delimiter="," if fmt == "csv" else "\t")
         writer.writerow(header)
-        writer.writerows(["" if v is None else v for v in row] for row in data)
+        writer.writerows(["" if v is None else _csv_text(v) for v in row] for row in data)
         return buffer.getvalue()
     return _table(header, data)
+
+
+def _csv_text(value: Any) -> Any:
+    return ("true" if value else "false") if isinstance(value, bool) else value
 
 
 def _table(header: list[str], data: list[list[Any]]) -> str:
@@ -276,10 +464,11 @@ def _table(header: list[str], data: list[list[Any]]) -> str:
 
 
 def results_to_records(results: Any) -> list[dict[str, Any]]:
-    """SELECT results as a list of dicts (values as text)."""
+    """SELECT results as a list of dicts (values as text, blank nodes as ``_:id``)."""
     header, data = rows(results)
     return [dict(zip(header, row)) for row in data]
 
 
 def to_json_rows(results: Any) -> str:
-    return json.dumps(results_to_records(results), ensure_ascii=False, indent=1)
+    """SELECT results as a JSON array of row objects (see :func:`format_results`)."""
+    return format_results(results, "json")

@@ -31,14 +31,14 @@ def test_load_then_query_all_formats(tmp_path):
                   "--param", "instance=https://libris.kb.se/t7bk2vz9m4hq8wx#it")
     assert csv_out.output.splitlines()[1].startswith("https://libris.kb.se/t7bk2vz9m4hq8wx#it,")
     as_json = json.loads(run("query", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "--store", store,
-                             "--format", "json").output)
+                             "--format", "sparql-json").output)
     assert int(as_json["results"]["bindings"][0]["n"]["value"]) > 20
 
 
 def test_queries_lists_bundled_queries():
     result = run("queries")
     assert result.exit_code == 0
-    assert "holdings-by-library" in result.output and "lat, long, km" in result.output
+    assert "holdings-by-library" in result.output and "lat:number long:number km:number" in result.output
 
 
 def test_errors_are_one_line_and_exit_1(tmp_path):

@@ -34,8 +34,8 @@ def cli(ctx: click.Context, verbose: int, no_cache: bool) -> None:
     \b
     Examples:
       linkeddata demo
-      linkeddata fetch s93ns5h436dxqsh --format ttl --profile sdo
-      linkeddata load records/*.jsonld --store ./kg
+      linkeddata fetch k9dt4hbw6p1ncz8 --format ttl --profile sdo
+      linkeddata load k9dt4hbw6p1ncz8 --store ./kg
       linkeddata query holdings-by-library --store ./kg
     """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,17 +17,37 @@ from ..errors import LinkedDataError
 from ..tables import format_table
 
 
-class LinkedDataGroup(click.Group):
-    """A click group that prints library errors as one line and exits 1.
+#: Group options also accepted after the command name, where people naturally type them.
+_ANYWHERE = re.compile(r"--no-cache|--verbose|-v+")
 
-    ``--no-cache`` is a group option that is also accepted after the command name
-    (``linkeddata fetch ID --no-cache``), where people naturally type it.
+
+#: Old top-level command names → the command that replaced them.
+MOVED_COMMANDS = {name: f"catalogue {name}" for name in
+                  ("login", "create", "update", "delete", "holdings", "dependencies", "marc", "acquire")}
+
+
+class LinkedDataGroup(click.Group):
+    """A click group that prints library errors (and any ``OSError``) as one line and exits 1.
+
+    ``--no-cache`` and ``-v``/``--verbose`` are group options that are also accepted after
+    the command name (``linkeddata fetch ID --no-cache -v``), where people naturally type
+    them; a ``--`` ends the options as usual.
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if "--no-cache" in args[1:]:
-            args = ["--no-cache", *[a for a in args if a != "--no-cache"]]
+        if ctx.parent is None and args:
+            end = args.index("--") if "--" in args else len(args)
+            moved = [a for a in args[1:end] if _ANYWHERE.fullmatch(a)]
+            if moved:
+                rest = [a for i, a in enumerate(args) if not (0 < i < end and _ANYWHERE.fullmatch(a))]
+                args = [*moved, *rest]
         return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if ctx.parent is None and args and args[0] in MOVED_COMMANDS and args[0] not in self.commands:
+            raise click.UsageError(f"`linkeddata {args[0]}` is now `linkeddata {MOVED_COMMANDS[args[0]]}` "
+                                   "(cataloguing commands act on Libris, not on the local store)", ctx)
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -35,9 +56,64 @@ class LinkedDataGroup(click.Group):
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             click.echo(f"Error: {message}", err=True)
             sys.exit(1)
+        except BrokenPipeError:  # `linkeddata … | head`: the reader left; nothing to report
+            sys.stderr.close()
+            sys.exit(1)
+        except OSError as exc:  # a file that cannot be read or written: one line, never a traceback
+            click.echo(f"Error: {os_error_text(exc)}", err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+
+
+def os_error_text(exc: OSError, path: Any = None) -> str:
+    """``cannot write /x/y: No such file or directory``-style text for an ``OSError``."""
+    name = path if path is not None else exc.filename
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{name}: {reason}" if name is not None else reason
+
+
+def output_option(help: str = "Write to FILE instead of standard output (- for standard output).",
+                  required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``-o/--output FILE``, where ``-`` is standard output."""
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+                        required=required, metavar="FILE|-", help=help)
+
+
+def write_output(output: str | None, data: bytes | str, *, report: bool = True) -> None:
+    """Write ``data`` to the file ``output``, or to standard output for ``None`` or ``-``.
+
+    A file that cannot be written is one :class:`~linkeddata.errors.InvalidInputError`
+    line naming it; ``report`` prints ``Wrote N bytes to FILE`` on stderr.
+    """
+    from ..errors import InvalidInputError
+
+    body = data.encode("utf-8") if isinstance(data, str) else data
+    if output is None or output == "-":
+        sys.stdout.buffer.write(body if body.endswith(b"\n") or not body else body + b"\n")
+        sys.stdout.flush()
+        return
+    try:
+        with open(output, "wb") as fh:
+            fh.write(body)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {os_error_text(exc, output)}") from exc
+    if report:
+        click.echo(f"Wrote {len(body)} bytes to {output}", err=True)
+
+
+def read_input(source: str) -> str:
+    """The text of the file ``source``, or of standard input for ``-``."""
+    from ..errors import InvalidInputError
+
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        return Path(source).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = os_error_text(exc, source) if isinstance(exc, OSError) else f"{source}: not UTF-8 text"
+        raise InvalidInputError(f"cannot read {reason}") from exc
 
 
 def get_session(ctx: click.Context | None = None) -> Any:
@@ -52,6 +128,27 @@ def get_session(ctx: click.Context | None = None) -> Any:
         root.obj["session"] = make_session(cache=cache)
         root.call_on_close(root.obj["session"].close)
     return root.obj["session"]
+
+
+#: Other spellings of format names, accepted by every ``--format`` (the first name is canonical).
+FORMAT_ALIASES: dict[str, str] = {
+    "turtle": "ttl", "ntriples": "nt", "n-triples": "nt", "nquads": "nq", "n-quads": "nq",
+    "xml": "rdf", "rdfxml": "rdf", "rdf-xml": "rdf", "json-ld": "jsonld",
+}
+
+
+class FormatChoice(click.Choice):
+    """A ``--format`` choice that also takes the usual other spellings (``turtle`` for ``ttl``…)."""
+
+    def __init__(self, choices: list[str] | tuple[str, ...]):
+        super().__init__(list(choices), case_sensitive=False)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str):
+            alias = FORMAT_ALIASES.get(value.lower())
+            if alias in self.choices and value.lower() not in self.choices:
+                value = alias
+        return super().convert(value, param, ctx)
 
 
 class StoreParam(click.ParamType):

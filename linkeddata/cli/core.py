@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .common import echo_table, get_session, progress_bar, quiet_option, store_option
+from ..query import OUTPUT_FORMATS
+from .common import FormatChoice, echo_table, get_session, output_option, progress_bar, quiet_option, read_input, store_option, write_output
 
 
 def register(group: click.Group) -> None:
@@ -62,41 +63,48 @@ def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | No
 @click.command()
 @click.argument("query_text", metavar="QUERY")
 @store_option(required=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "xml"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=FormatChoice([*OUTPUT_FORMATS, "nt", "ttl"]), default="table",
+              show_default=True,
+              help="SELECT/ASK: table, csv, tsv, json (row objects), sparql-json, sparql-xml; CONSTRUCT: table, nt, ttl.")
+@click.option("--nl", is_flag=True, help="With --format json: one JSON object per line (newline-delimited).")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Bind a variable (IRI, number, boolean, \"text\"@lang or text); repeatable.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write results to a file.")
-def query(query_text: str, store: Path, fmt: str, params: tuple[str, ...], output: Path | None) -> None:
-    """Run a bundled query name, a .rq file or inline SPARQL.
+              help="Bind a parameter the query declares (see `linkeddata queries`), or a variable of your own query; "
+                   "repeatable.")
+@output_option("Write results to FILE instead of standard output.")
+def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, ...], output: str | None) -> None:
+    """Run a bundled query name, a .rq file, inline SPARQL, or - (SPARQL on standard input).
 
     \b
     Examples:
       linkeddata query holdings-by-library --store ./kg
-      linkeddata query holdings-of --param instance=https://libris.kb.se/k9dt4hbw6p1ncz8#it
+      linkeddata query holdings-of -p instance=k9dt4hbw6p1ncz8 --store ./kg
+      linkeddata query libraries-near -p lat=59.33 -p long=18.07 -p km=80 --format json --nl
       linkeddata query 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }' --format csv
+      echo 'ASK { ?s ?p ?o }' | linkeddata query - --store ./kg
     """
     from ..query import format_results, parse_params, run_query
     from ..store import open_store
 
+    parsed = parse_params(params)
+    if query_text == "-":
+        query_text = read_input("-")
+        if not query_text.strip():
+            raise click.UsageError("no query on standard input")
     if isinstance(store, Path) and not store.is_dir():
         raise click.ClickException(f"no store at {store}; build one with `linkeddata load` or `linkeddata build`")
     st = open_store(store, read_only=True)
-    text = format_results(run_query(st, query_text, parse_params(params)), fmt)
-    if output:
-        output.write_text(text if text.endswith("\n") else text + "\n", "utf-8")
-    else:
-        click.echo(text.rstrip("\n"))
+    text = format_results(run_query(st, query_text, parsed), fmt, nl=nl)
+    write_output(output, text if text.endswith("\n") else text + "\n", report=False)
 
 
 @click.command()
 def queries() -> None:
-    """List the bundled queries with their descriptions and parameters."""
+    """List the bundled queries with their parameters ([optional], name:type) and descriptions."""
     from ..query import bundled_queries
 
     rows = []
     for q in bundled_queries().values():
-        params = ", ".join(q.params) or "-"
+        params = " ".join(str(p) for p in q.params.values()) or "-"
         summary = q.description.split(". ")[0].rstrip(".") + "."
         rows.append({"name": q.name, "params": params, "description": summary})
     echo_table(rows)

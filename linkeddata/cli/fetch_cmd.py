@@ -5,14 +5,12 @@ Wired into the CLI by ``core.register`` calling :func:`add_fetch`.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from ..libris.read import FORMATS, fetch_record
-from .common import get_session
+from .common import FormatChoice, get_session, output_option, write_output
 
 _HEADER_NAMES = ("ETag", "Last-Modified", "Content-Type", "Content-Profile", "Content-Location")
 
@@ -28,9 +26,9 @@ def _map_locally(record: Any, profile: str) -> Any:
 
 @click.command("fetch")
 @click.argument("id_or_iri")
-@click.option("--format", "-f", "fmt", type=click.Choice(list(FORMATS)), default="jsonld", show_default=True,
-              help="Representation to ask for.")
-@click.option("--profile", "-p", default=None, help="Target profile: sdo, bibo, loc or a profile IRI.")
+@click.option("--format", "-f", "fmt", type=FormatChoice(list(FORMATS)), default="jsonld", show_default=True,
+              help="Representation to ask for (turtle, xml and json-ld are other names of ttl, rdf and jsonld).")
+@click.option("--profile", default=None, help="Target profile: sdo, bibo, loc or a profile IRI.")
 @click.option("--profile-via", type=click.Choice(["header", "query"]), default="header", show_default=True,
               help="Send the profile as Accept-Profile or as ?profile=.")
 @click.option("--lens", type=click.Choice(["chip", "card", "none"], case_sensitive=False), default=None,
@@ -41,19 +39,18 @@ def _map_locally(record: Any, profile: str) -> Any:
 @click.option("--map-locally", is_flag=True,
               help="Fetch plain KBV JSON-LD and map it to --profile here (offline mapping).")
 @click.option("--libris-url", default=None, metavar="URL", help="Libris base URL (default: $LINKEDDATA_LIBRIS_URL).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the body to FILE instead of stdout.")
+@output_option("Write the body to FILE instead of standard output (- for standard output).")
 @click.option("--headers", "show_headers", is_flag=True, help="Print ETag, Last-Modified, Content-Type, Content-Profile, Content-Location on stderr.")
 def fetch_command(id_or_iri: str, fmt: str, profile: str | None, profile_via: str, lens: str | None,
                   embellished: bool | None, framed: bool | None, extension: bool, map_locally: bool,
-                  libris_url: str | None, output: Path | None, show_headers: bool) -> None:
+                  libris_url: str | None, output: str | None, show_headers: bool) -> None:
     """Fetch one Libris record by short id, record IRI, thing IRI or legacy bib IRI.
 
     \b
     Examples:
-      linkeddata fetch f5nc8rlm2x0vq7s
-      linkeddata fetch f5nc8rlm2x0vq7s --format ttl --profile sdo
-      linkeddata fetch http://libris.kb.se/bib/10564432 --lens card --headers
+      linkeddata fetch k9dt4hbw6p1ncz8
+      linkeddata fetch k9dt4hbw6p1ncz8 --format ttl --profile sdo -o k9.ttl
+      linkeddata fetch http://libris.kb.se/bib/12990871 --lens card --headers
     """
     if map_locally and not profile:
         raise click.UsageError("--map-locally needs --profile")
@@ -70,13 +67,7 @@ def fetch_command(id_or_iri: str, fmt: str, profile: str | None, profile_via: st
             value = record.headers.get(name) or (record.last_modified if name == "Last-Modified" else None)
             if value:
                 click.echo(f"{name}: {value}", err=True)
-    body = record.content()
-    if output:
-        output.write_bytes(body)
-        click.echo(f"Wrote {len(body)} bytes to {output}", err=True)
-    else:
-        sys.stdout.buffer.write(body if body.endswith(b"\n") else body + b"\n")
-        sys.stdout.flush()
+    write_output(output, record.content())
 
 
 def add_fetch(group: click.Group) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import echo_table, get_session, store_option
+from .common import FormatChoice, echo_table, get_session, store_option
 
 
 def register(group: click.Group) -> None:
@@ -38,7 +38,7 @@ def _emit(orgs: list[object], store: Path | None, fmt: str) -> None:
         click.echo(organisations_to_graph(orgs, fmt).decode("utf-8"), nl=False)  # type: ignore[arg-type]
 
 
-_FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "nt", "ttl"]), default="table",
+_FORMAT = click.option("--format", "fmt", type=FormatChoice(["table", "nt", "ttl"]), default="table",
                        show_default=True, help="Output without --store: a table or RDF.")
 
 

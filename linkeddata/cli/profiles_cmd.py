@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import get_session
+from .common import FormatChoice, get_session, output_option, write_output
 
 
 def profile_to_turtle(mapped: dict[str, Any], profile_iri: str) -> str:
@@ -33,20 +33,20 @@ def profile_to_turtle(mapped: dict[str, Any], profile_iri: str) -> str:
 
 @click.command("map")
 @click.argument("source")
-@click.option("--profile", "-p", required=True, help="sdo, bibo, loc (or loc-dcmi-w3c, sdo-w3c…) or a target context IRI.")
+@click.option("--profile", required=True, help="sdo, bibo, loc (or loc-dcmi-w3c, sdo-w3c…) or a target context IRI.")
 @click.option("--vocab", "vocab_path", type=click.Path(exists=True, path_type=Path),
               help="Vocabulary file or folder (Turtle/JSON-LD). Default: fetch id.kb.se/vocab/ (cached).")
-@click.option("--format", "fmt", type=click.Choice(["jsonld", "ttl"]), default="jsonld", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option("--format", "fmt", type=FormatChoice(["jsonld", "ttl"]), default="jsonld", show_default=True)
+@output_option()
 @click.option("--keep-unmapped", is_flag=True, help="Keep KBV terms that have no mapping (Libris drops them).")
-def map_command(source: str, profile: str, vocab_path: Path | None, fmt: str, output: Path | None,
+def map_command(source: str, profile: str, vocab_path: Path | None, fmt: str, output: str | None,
                 keep_unmapped: bool) -> None:
     """Map a record (a local JSON-LD/Turtle FILE or a Libris ID) to a target vocabulary.
 
     \b
     Examples:
       linkeddata map record.jsonld --profile sdo
-      linkeddata map s93ns5h436dxqsh --profile loc --format ttl -o record.ttl
+      linkeddata map k9dt4hbw6p1ncz8 --profile loc --format ttl -o record.ttl
       linkeddata map record.jsonld --profile bibo --vocab vocab/
     """
     from ..profiles import load_vocab, map_document, resolve_profile
@@ -62,15 +62,7 @@ def map_command(source: str, profile: str, vocab_path: Path | None, fmt: str, ou
         record = fetch_record(source, format="jsonld", session=session, embellished=False)
         mapped = map_document(record, iri, vocab=vocab, drop_unmapped=not keep_unmapped)
     text = profile_to_turtle(mapped, iri) if fmt == "ttl" else json.dumps(mapped, ensure_ascii=False, indent=2) + "\n"
-    if output:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            from ..errors import InvalidInputError
-
-            raise InvalidInputError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    else:
-        click.echo(text, nl=False)
+    write_output(output, text)
 
 
 def add_map(group: click.Group) -> None:

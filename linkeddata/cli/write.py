@@ -1,8 +1,13 @@
-"""Cataloguing commands: login, create/update/delete records, holdings, dependencies, MARC, acquisition.
+"""``linkeddata catalogue …``: commands that act on Libris itself (not on the local store).
 
-Credentials come from ``LINKEDDATA_CLIENT_ID``/``LINKEDDATA_CLIENT_SECRET`` or the
-credentials file (never from options); the active sigel from ``--sigel`` or
-``LINKEDDATA_SIGEL``.
+login, create/update/delete records, holdings, dependencies, MARC, acquisition. Every
+command that writes prints the Libris host it writes to (on stderr) before the request;
+``delete`` asks for confirmation unless ``--yes``. Credentials come from
+``LINKEDDATA_CLIENT_ID``/``LINKEDDATA_CLIENT_SECRET`` or the credentials file (never from
+options); the active sigel from ``--sigel`` or ``LINKEDDATA_SIGEL``.
+
+The old top-level names (``linkeddata create`` …) were removed; typing one says which
+command replaced it (see :class:`linkeddata.cli.common.LinkedDataGroup`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 import click
 
-from .common import echo_table, get_session, progress_bar, quiet_option
+from .common import echo_table, get_session, output_option, progress_bar, quiet_option, read_input, write_output
 
 sigel_option = click.option("--sigel", "sigel", default=None, metavar="SIGEL",
                             help="Active sigel (XL-Active-Sigel); default $LINKEDDATA_SIGEL.")
@@ -26,16 +31,48 @@ def _auth(sigel: str | None = None) -> Any:
     return make_auth(session=get_session(), sigel=sigel)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: str) -> dict[str, Any]:
+    """A JSON-LD document from the file ``path`` or standard input (``-``)."""
     from ..errors import ParseError
 
+    text = read_input(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ParseError(f"{path}: not a readable JSON-LD file ({exc})") from exc
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ParseError(f"{'standard input' if path == '-' else path}: not a JSON-LD document ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise ParseError(f"{'standard input' if path == '-' else path}: not a JSON-LD document (a JSON object)")
+    return doc
+
+
+#: Commands of the ``catalogue`` group, once top-level commands.
+def _announce_write(what: str) -> None:
+    """Say on stderr which Libris host is about to be written to."""
+    from ..config import service_url
+
+    click.echo(f"{what} on Libris at {service_url('libris')}", err=True)
 
 
 def register(group: click.Group) -> None:
+    group.add_command(catalogue)
+
+
+@click.group()
+def catalogue() -> None:
+    """Cataloguing on Libris itself (OAuth2): records, holdings, MARC, acquisitions.
+
+    These commands act on the Libris server ($LINKEDDATA_LIBRIS_URL), not on the local
+    store; each write first prints the host it goes to.
+
+    \b
+    Examples:
+      linkeddata catalogue login
+      linkeddata catalogue holdings c8pz1vn3km6tf4h --library Umu
+      linkeddata catalogue delete rknssllbbhzx221 --yes
+    """
+
+
+def _commands(group: click.Group) -> None:
     @group.command("login")
     def login_cmd() -> None:
         """Check the OAuth2 credentials: fetch a token and show when it expires (never the token)."""
@@ -46,28 +83,32 @@ def register(group: click.Group) -> None:
         click.echo(f"client {auth.client_id}: token valid until {expiry} ({left:.0f} s), scope {auth.scope or '-'}")
 
     @group.command("create")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
     @sigel_option
-    def create_cmd(file: Path, sigel: str | None) -> None:
-        """Create a record from a flat JSON-LD FILE with temporary @ids; prints the new IRI."""
+    def create_cmd(file: str, sigel: str | None) -> None:
+        """Create a record from a flat JSON-LD FILE (- for standard input) with temporary @ids; prints the new IRI."""
         from ..libris import write
 
-        result = write.create(_read_json(file), auth=_auth(sigel), session=get_session(), sigel=sigel)
+        doc = _read_json(file)
+        _announce_write(f"creating a record from {file}")
+        result = write.create(doc, auth=_auth(sigel), session=get_session(), sigel=sigel)
         click.echo(result.iri)
 
     @group.command("update")
     @click.argument("record_id")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
     @click.option("--etag", default=None, help="ETag the FILE was based on (default: fetch the current one).")
     @sigel_option
-    def update_cmd(record_id: str, file: Path, etag: str | None, sigel: str | None) -> None:
-        """Replace record RECORD_ID with FILE (If-Match: the ETag given or fetched now)."""
+    def update_cmd(record_id: str, file: str, etag: str | None, sigel: str | None) -> None:
+        """Replace record RECORD_ID with FILE (- for standard input; If-Match: the ETag given or fetched now)."""
         from ..libris import write
 
         session = get_session()
+        doc = _read_json(file)
         if etag is None:
             _, etag = write.fetch_for_update(record_id, session=session)
-        result = write.update(record_id, _read_json(file), etag, auth=_auth(sigel), session=session, sigel=sigel)
+        _announce_write(f"updating {write.record_iri(record_id)}")
+        result = write.update(record_id, doc, etag, auth=_auth(sigel), session=session, sigel=sigel)
         click.echo(f"updated {result.iri} (ETag {result.etag})")
 
     @group.command("delete")
@@ -78,8 +119,13 @@ def register(group: click.Group) -> None:
         """Delete record RECORD_ID (only records no other record links to)."""
         from ..libris import write
 
+        from ..config import service_url
+
+        iri = write.record_iri(record_id)
         if not yes:
-            click.confirm(f"Delete {write.record_iri(record_id)}?", abort=True)
+            click.confirm(f"Delete {iri} on Libris at {service_url('libris')}?", abort=True)
+        else:
+            _announce_write(f"deleting {iri}")
         write.delete(record_id, auth=_auth(sigel), session=get_session(), sigel=sigel)
         click.echo(f"deleted {write.record_iri(record_id)}")
 
@@ -98,6 +144,7 @@ def register(group: click.Group) -> None:
             click.echo(iri)
         if not found and create_new:
             doc = write.holding_document(record_id, library, shelf_mark=shelf_mark)
+            _announce_write(f"creating a holding of {library}")
             result = write.create(doc, auth=_auth(library), session=session, sigel=library)
             click.echo(f"created {result.iri}")
         elif not found:
@@ -118,15 +165,13 @@ def register(group: click.Group) -> None:
     @click.argument("record_id")
     @click.option("--library", default=None, metavar="SIGEL", help="Include this library's holdings.")
     @click.option("--format", "fmt", type=click.Choice(["iso2709", "marcxml"]), default="iso2709", show_default=True)
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                  help="File to write.")
-    def marc_cmd(record_id: str, library: str | None, fmt: str, output: Path) -> None:
+    @output_option("File to write (- for standard output).", required=True)
+    def marc_cmd(record_id: str, library: str | None, fmt: str, output: str) -> None:
         """Download RECORD_ID as MARC21 with holdings (/_compilemarc)."""
         from ..libris import write
 
         data = write.compile_marc(record_id, library=library, format=fmt, session=get_session())
-        output.write_bytes(data)
-        click.echo(f"wrote {len(data)} bytes to {output}")
+        write_output(output, data)
 
     @group.command("acquire")
     @click.argument("batch", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -144,6 +189,8 @@ def register(group: click.Group) -> None:
 
         session = get_session()
         auth = None if dry_run else _auth(library)
+        if not dry_run:
+            _announce_write(f"adding holdings of {library}")
         with progress_bar(quiet, desc="acquire", unit="rec") as bar:
             report = marc.acquire(batch, library, dry_run=dry_run, create_new=create_new,
                                   only_listed=not all_records, auth=auth, session=session,
@@ -153,3 +200,6 @@ def register(group: click.Group) -> None:
             return
         echo_table(marc.report_rows(report))
         click.echo(("DRY RUN: " if dry_run else "") + report.summary())
+
+
+_commands(catalogue)

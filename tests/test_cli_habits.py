@@ -1,0 +1,56 @@
+"""Command-line habits across commands: - for stdin/stdout, one-line output errors, format names,
+one meaning per short option (issue 14)."""
+
+from __future__ import annotations
+
+import click
+from click.testing import CliRunner
+
+from linkeddata.cli import cli
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli, ["--no-cache", *args], input=input)
+
+
+def test_fetch_to_dash_is_stdout_and_a_missing_folder_is_one_line(emu_env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("fetch", "k9dt4hbw6p1ncz8", "--format", "turtle", "--no-embellished", "-o", "-")
+    assert result.exit_code == 0 and "<https://libris.kb.se/k9dt4hbw6p1ncz8#it> a :Instance" in result.output
+    assert not (tmp_path / "-").exists()
+    result = run("fetch", "k9dt4hbw6p1ncz8", "-o", str(tmp_path / "missing" / "k9.jsonld"))
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot write {tmp_path / 'missing' / 'k9.jsonld'}: No such file or directory\n"
+
+
+def test_map_output_errors_are_one_line(emu_env, tmp_path):
+    result = run("map", "k9dt4hbw6p1ncz8", "--profile", "sdo", "-o", str(tmp_path / "missing" / "x.jsonld"))
+    assert result.exit_code == 1 and result.output.startswith("Error: cannot write "), result.output
+
+
+def _options(command: click.Command, path: str = "") -> list[tuple[str, str, click.Parameter]]:
+    found = []
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            found += _options(sub, f"{path} {name}".strip())
+    for param in command.params:
+        for opt in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]:
+            found.append((path, opt, param))
+    return found
+
+
+def test_one_meaning_per_short_option_and_per_format_name():
+    meanings: dict[str, set[str]] = {}
+    for path, opt, param in _options(cli):
+        if len(opt) == 2:  # a short option: -p, -o …
+            meanings.setdefault(opt, set()).add(param.name or "")
+    assert {k: v for k, v in meanings.items() if len(v) > 1} == {}
+    assert meanings["-p"] == {"params"} and meanings["-o"] == {"output"}
+    for path, opt, param in _options(cli):  # every --format takes the same spellings
+        if opt == "--format" and isinstance(param.type, click.Choice) and "ttl" in param.type.choices:
+            assert param.type.convert("turtle", param, None) == "ttl", path
+
+
+def test_fetch_profile_has_no_short_option_that_means_param_elsewhere(emu_env):
+    result = run("fetch", "k9dt4hbw6p1ncz8", "-p", "sdo")
+    assert result.exit_code == 2 and "No such option '-p'" in result.output
