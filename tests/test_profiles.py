@@ -299,14 +299,14 @@ def test_cli_map_file(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["@context"] == "https://id.kb.se/sys/context/target/bibo-w3c"
     out = tmp_path / "out.ttl"
-    result = runner.invoke(_cli(), ["map", str(source), "-p", "loc", "--vocab", str(vocab), "--format", "ttl", "-o", str(out)])
+    result = runner.invoke(_cli(), ["map", str(source), "--profile", "loc", "--vocab", str(vocab), "--format", "ttl", "-o", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text("utf-8")
     assert "bf2:mainTitle" in text and "a bf2:Print" in text
     result = runner.invoke(_cli(), ["map", str(source), "--profile", "nonsense", "--vocab", str(vocab)])
     assert result.exit_code == 1 and "unknown profile" in result.output
     nowhere = tmp_path / "no-such-dir" / "out.json"
-    result = runner.invoke(_cli(), ["map", str(source), "-p", "sdo", "--vocab", str(vocab), "-o", str(nowhere)])
+    result = runner.invoke(_cli(), ["map", str(source), "--profile", "sdo", "--vocab", str(vocab), "-o", str(nowhere)])
     assert result.exit_code == 1 and "cannot write" in result.output
 
 
