@@ -50,6 +50,7 @@ _LAZY: dict[str, str] = {
     "run_query": "query",
     "bundled_queries": "query",
     "format_results": "query",
+    "dump_store": "dump",
     # JSON-LD and profiles
     "expand": "jsonld",
     "compact": "jsonld",

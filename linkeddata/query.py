@@ -305,7 +305,8 @@ def bind(params: Mapping[str, Any] | None, query: str | None = None, *, name: st
                              f"{', '.join(str(p) for p in declared.values())}")
         missing = [p.name for p in declared.values() if p.required and p.name not in params]
         if missing:
-            raise QueryError(f"{label} needs --param {missing[0]}=… ({declared[missing[0]].description or declared[missing[0]].type})")
+            need = declared[missing[0]]
+            raise QueryError(f"{label} needs --param {need.name}=… ({need.description or need.type})")
         return {ox.Variable(k): param_term(declared[k], v) for k, v in params.items()}
     used = set(re.findall(r"[?$]([A-Za-z_][A-Za-z0-9_]*)", _mask_comments_and_strings(query)))
     unknown = [k for k in params if k not in used]

@@ -63,6 +63,14 @@ def test_emulator_serve_prints_environment():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "export LINKEDDATA_LIBRIS_URL=http://127.0.0.1:" in proc.stdout
+    # the test OAuth client too, so that `source env.sh` is enough for `linkeddata catalogue login`
+    assert "export LINKEDDATA_CLIENT_ID=test-cataloguer\nexport LINKEDDATA_CLIENT_SECRET=cataloguer-secret\n" in proc.stdout
+    assert "Serving; press Ctrl-C to stop." in proc.stderr and "export" not in proc.stderr
+
+
+def test_emulator_serve_refuses_an_unknown_test_client():
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--client", "nobody", "--seconds", "0"])
+    assert result.exit_code == 2 and "test clients: test-holdings, test-cataloguer" in result.output
 
 
 def test_demo_prints_holdings_table(tmp_path):

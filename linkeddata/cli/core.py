@@ -8,7 +8,18 @@ from pathlib import Path
 import click
 
 from ..query import OUTPUT_FORMATS
-from .common import FormatChoice, echo_table, get_session, output_option, progress_bar, quiet_option, read_input, store_option, write_output
+from .common import (
+    FormatChoice,
+    echo_table,
+    get_session,
+    os_error_text,
+    output_option,
+    progress_bar,
+    quiet_option,
+    read_input,
+    store_option,
+    write_output,
+)
 
 
 def register(group: click.Group) -> None:
@@ -20,7 +31,7 @@ def register(group: click.Group) -> None:
                 raise
             continue
         getattr(module, attr)(group)
-    for command in (load, query, queries, demo, build):
+    for command in (load, query, queries, dump, demo, build):
         group.add_command(command)
 
 
@@ -31,7 +42,7 @@ def register(group: click.Group) -> None:
 @click.option("--graph", help="Named graph IRI for files that do not name their record.")
 @click.option("--bulk/--no-bulk", default=None,
               help="Bulk loader for N-Quads/TriG dumps (fast, not transactional); default: for files over 64 MB.")
-@click.option("--batch-size", default=500, show_default=True, help="Records per transaction.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Records per transaction.")
 @click.option("--strict", is_flag=True, help="Fail on the first bad record instead of skipping it.")
 @quiet_option
 def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | None, bulk: bool | None, batch_size: int,
@@ -78,8 +89,8 @@ def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, .
     Examples:
       linkeddata query holdings-by-library --store ./kg
       linkeddata query holdings-of -p instance=k9dt4hbw6p1ncz8 --store ./kg
-      linkeddata query libraries-near -p lat=59.33 -p long=18.07 -p km=80 --format json --nl
-      linkeddata query 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }' --format csv
+      linkeddata query libraries-near -p lat=59.33 -p long=18.07 -p km=80 --format json --nl --store ./kg
+      linkeddata query 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }' --format csv --store ./kg
       echo 'ASK { ?s ?p ?o }' | linkeddata query - --store ./kg
     """
     from ..query import format_results, parse_params, run_query
@@ -111,8 +122,43 @@ def queries() -> None:
 
 
 @click.command()
+@store_option(required=True)
+@click.option("--format", "fmt", type=FormatChoice(["nq", "trig"]), default="nq", show_default=True,
+              help="N-Quads or TriG: dataset formats, so every record keeps its named graph.")
+@click.option("--graph", "graphs", multiple=True, metavar="IRI|ID",
+              help="Only this graph (a graph IRI, or a Libris id for its record's graph); repeatable.")
+@output_option("Write to FILE instead of standard output.")
+def dump(store: Path, fmt: str, graphs: tuple[str, ...], output: str | None) -> None:
+    """Export the store (or some of its graphs) as N-Quads or TriG, named graphs kept.
+
+    \b
+    Examples:
+      linkeddata dump --store ./kg -o kg.nq
+      linkeddata dump --store ./kg --format trig --graph k9dt4hbw6p1ncz8
+    """
+    from ..dump import dump_store
+    from ..errors import InvalidInputError
+    from ..store import open_store
+
+    if isinstance(store, Path) and not store.is_dir():
+        raise click.ClickException(f"no store at {store}; build one with `linkeddata load` or `linkeddata build`")
+    st = open_store(store, read_only=True)
+    if output is None or output == "-":
+        dump_store(st, sys.stdout.buffer, format=fmt, graphs=graphs or None)
+        sys.stdout.flush()
+        return
+    try:
+        stats = dump_store(st, output, format=fmt, graphs=graphs or None)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {os_error_text(exc, output)}") from exc
+    plural = "s" if stats.graphs != 1 else ""
+    click.echo(f"Wrote {stats.quads} quads in {stats.graphs} graph{plural} to {output}", err=True)
+
+
+@click.command()
 @store_option()
-@click.option("--size", default=0, show_default=True, help="Generated records in the emulator besides the fixtures.")
+@click.option("--size", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Generated records in the emulator besides the fixtures.")
 @quiet_option
 def demo(store: Path | None, size: int, quiet: bool) -> None:
     """Start the emulator, build a store through real HTTP against it and show holdings per library."""

@@ -54,7 +54,7 @@ def isil() -> None:
 @store_option()
 @_FORMAT
 def isil_search(query: str, max_items: int | None, size: int, store: Path | None, fmt: str) -> None:
-    """Search the ISIL agency, e.g. 'nam=bibliothek AND ort=berlin' or '*'.
+    """Search the ISIL agency with a query such as 'nam=bibliothek AND ort=berlin', or '*' for all.
 
     \b
     Examples:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .common import echo_table, get_session
+from .common import echo_table, get_session, output_option, write_output
 
 
 def _flat(value: Any) -> str:
@@ -21,7 +21,8 @@ def register(group: click.Group) -> None:
     @click.argument("query")
     @click.option("--format", "fmt", type=click.Choice(["table", "json", "marcxml", "mods"]), default="table",
                   show_default=True, help="table/json print hits; marcxml/mods print the XML records.")
-    @click.option("--max", "max_records", type=int, default=20, show_default=True, help="At most this many hits.")
+    @click.option("--max", "max_records", type=click.IntRange(min=1), default=20, show_default=True,
+                  help="At most this many hits.")
     def xsearch_cmd(query: str, fmt: str, max_records: int) -> None:
         """Search Libris with xsearch (pages of up to 200)."""
         from lxml import etree
@@ -59,14 +60,14 @@ def register(group: click.Group) -> None:
     @click.argument("path")
     @click.option("--format", "fmt", type=click.Choice(["json", "xml", "text", "pdf"]), default="json",
                   show_default=True)
-    @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
+    @output_option("Write to FILE instead of standard output (- for standard output).")
     def ill_cmd(path: str, fmt: str, output: str | None) -> None:
         """GET PATH from the ILLER API ($LINKEDDATA_ILL_URL, key in $LINKEDDATA_ILL_API_KEY)."""
         from lxml import etree
 
         from ..libris import loans
 
-        if fmt == "pdf" and not output:
+        if fmt == "pdf" and (not output or output == "-"):
             raise click.UsageError("PDF needs --output FILE")
         result = loans.ill_get(path, format=fmt, session=get_session())
         if fmt == "json":
@@ -77,9 +78,4 @@ def register(group: click.Group) -> None:
             data = str(result).encode("utf-8")
         else:
             data = result
-        if output:
-            with open(output, "wb") as fh:
-                fh.write(data)
-            click.echo(f"wrote {len(data)} bytes to {output}")
-        else:
-            click.echo(data.decode("utf-8"))
+        write_output(output, data)

@@ -67,8 +67,8 @@ def catalogue() -> None:
     \b
     Examples:
       linkeddata catalogue login
-      linkeddata catalogue holdings c8pz1vn3km6tf4h --library Umu
-      linkeddata catalogue delete rknssllbbhzx221 --yes
+      linkeddata catalogue holdings c8pz1vn3km6tf4h --library Umu --create --shelf-mark Ueb
+      linkeddata catalogue delete rknssllbbhzx221 --sigel Umu --yes
     """
 
 
