@@ -127,7 +127,7 @@ def test_secrets_absent_from_logs_errors_and_cache(emu, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     logging.getLogger("urllib3").setLevel(logging.DEBUG)
     cache = tmp_path / "c.sqlite"
-    session = make_session(cache=cache, rate_limit=None)
+    session = make_session(cache=cache, rate_limit=None, expire_after=3600)  # store answers without validators too
     auth = LibrisAuth("test-cataloguer", SECRET, token_url=token_url(emu), session=session, sigel="Umu")
     token = auth.ensure_token()
     # a GET with the token through the cached session is stored (requests-cache must redact it)

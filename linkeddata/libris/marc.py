@@ -225,7 +225,7 @@ def export_marc(profile: str | Mapping[str, Any] | Path, since: str, until: str,
         query += f"&virtualDelete={'true' if virtual_delete else 'false'}"
     url = f"{base}/api/marc_export/?{query}"
     response = request(session, "POST", url, what=f"MARC export {since}..{until}", data=text.encode("utf-8"),
-                       headers={"Content-Type": "text/plain; charset=utf-8"}, stream=True)
+                       headers={"Content-Type": "text/plain; charset=utf-8"}, stream=True, kind="dump")
     output = Path(output)
     written = 0
     try:

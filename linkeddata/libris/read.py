@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
@@ -171,14 +171,54 @@ def fetch_record(
     if if_none_match:
         headers["If-None-Match"] = if_none_match
     own_session = session is None
-    session = session or make_session()
+    session = session or make_session(purpose="record")
+    what = f"record {id_or_iri} ({url})"
     try:
-        response = request(session, "GET", url, ok=(200, 304), what=f"record {id_or_iri} ({url})",
+        response = request(session, "GET", url, ok=(200, 304), what=what, kind="record",
                            params=params, headers=headers, allow_redirects=True)
+        problem = _mismatch(response, params, profile_iri, embellished)
+        if problem:
+            # a redirect or a proxy lost part of the question: ask the final URL again, explicitly
+            log.warning("%s: %s; asking again", response.url, problem)
+            again = urlsplit(response.url)._replace(query="", fragment="").geturl()
+            response = request(session, "GET", again, ok=(200, 304), what=what, kind="record",
+                               params=params, headers=headers, allow_redirects=True)
+            problem = _mismatch(response, params, profile_iri, embellished)
+            if problem:
+                raise NegotiationError(f"{response.url}: {problem} (asked twice)", url=response.url,
+                                       status=response.status_code)
         return _to_record(response, iri, wanted, profile_iri, strict)
     finally:
         if own_session:
             session.close()
+
+
+def _mismatch(response: requests.Response, params: dict[str, str], profile_iri: str | None,
+              embellished: bool | None) -> str | None:
+    """Why the answer is not what was asked (view parameters, Content-Location, embellishment), or ``None``.
+
+    A profile the server did not apply is not a mismatch: ``Record.profile`` reports
+    the applied one (from ``Content-Profile``) and a warning is logged.
+    """
+    if response.status_code == 304:
+        return None
+    got = dict(parse_qsl(urlsplit(response.url).query, keep_blank_values=True))
+    lost = sorted(k for k, v in params.items() if got.get(k) != v)
+    if lost:
+        return f"the answer's URL lacks {', '.join(f'{k}={params[k]}' for k in lost)} that was asked"
+    location = response.headers.get("Content-Location")
+    if location:
+        shown = dict(parse_qsl(urlsplit(location).query, keep_blank_values=True))
+        for key in ("lens", "profile"):
+            asked = params.get(key) if key != "profile" else profile_iri
+            if key == "lens" and asked == "none":
+                asked = None
+            if shown.get(key) and shown.get(key) != asked:
+                return f"Content-Location {location} is another view than the one asked ({key}={asked})"
+    etag = (response.headers.get("ETag") or "").strip('W/"')
+    if embellished is False and ":" in etag:
+        return "asked for the record as stored (embellished=false), got an embellished one (ETag)"
+    return None
 
 
 def _to_record(response: requests.Response, requested: str, wanted: str, profile_iri: str | None, strict: bool) -> Record:
