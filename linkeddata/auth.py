@@ -50,7 +50,7 @@ from requests.auth import AuthBase
 
 from .config import service_url
 from .errors import AuthError, ConfigError, ServiceUnavailableError
-from .http import MAX_RETRY_AFTER, RETRY_STATUSES
+from .http import MAX_RETRY_AFTER, RETRY_STATUSES, BodyTooLargeError, DeadlineError, limits
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def _client_class() -> type:
         client_auth_class = OAuth2ClientAuth
         token_auth_class = OAuth2Auth
         oauth_error_class = OAuthError
-        SESSION_REQUEST_PARAMS = ("timeout",)
+        SESSION_REQUEST_PARAMS = ("timeout", "allow_redirects")
 
         def __repr__(self) -> str:
             return f"<OAuth2 client {self.client_id!r}>"
@@ -239,8 +239,20 @@ class LibrisAuth(AuthBase):
         cls = _client_class()
         client = cls(self.session, client_id=self.client_id, client_secret=self.__secret,
                      token_endpoint_auth_method="client_secret_post", token_endpoint=self.token_url)
+        client.register_compliance_hook("access_token_response", _refuse_redirect)
         try:
-            token = client.fetch_token(self.token_url, grant_type="client_credentials")
+            with limits("token"):
+                # never follow a redirect: a 307/308 would re-POST the secret wherever Location points
+                token = client.fetch_token(self.token_url, grant_type="client_credentials", allow_redirects=False)
+        except _TokenRedirect as exc:
+            raise AuthError(
+                f"token request for client {self.client_id!r} at {self.token_url} was redirected (HTTP {exc.status}) "
+                f"to {exc.location or 'nowhere'}; the client secret is sent to the configured token URL only "
+                f"(set LINKEDDATA_LOGIN_URL or token_url to the right one)", url=self.token_url, status=exc.status,
+            ) from None
+        except (DeadlineError, BodyTooLargeError) as exc:
+            raise ServiceUnavailableError(f"token request at {self.token_url} failed: {str(exc).split(': ', 1)[-1]}",
+                                          url=self.token_url) from None
         except requests.Timeout:
             raise ServiceUnavailableError(f"{self.token_url}: timed out fetching a token", url=self.token_url) from None
         except requests.ConnectionError:
@@ -315,6 +327,22 @@ class LibrisAuth(AuthBase):
         new.history.append(response)
         new.request = request
         return new
+
+
+class _TokenRedirect(Exception):
+    def __init__(self, status: int, location: str | None):
+        super().__init__(status)
+        self.status = status
+        self.location = location
+
+
+def _refuse_redirect(response: requests.Response) -> requests.Response:
+    """authlib compliance hook: a redirect of the token request is an error, never followed."""
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("Location")
+        response.close()
+        raise _TokenRedirect(response.status_code, location[:200] if location else None)
+    return response
 
 
 def make_auth(client_id: str | None = None, client_secret: str | None = None, token_url: str | None = None,

@@ -626,6 +626,18 @@ class TimeoutSession(requests.Session):
             if not streamed:
                 scope.finish()
 
+    def resolve_redirects(self, resp: requests.Response, req: requests.PreparedRequest, *args: Any,
+                          yield_requests: bool = False, **kwargs: Any) -> Iterator[Any]:
+        redirects = super().resolve_redirects(resp, req, *args, yield_requests=yield_requests, **kwargs)
+        if not yield_requests:
+            return redirects
+
+        def peek() -> Iterator[Any]:  # allow_redirects=False only peeks at the next hop: never an error
+            with contextlib.suppress(RedirectError):
+                yield from redirects
+
+        return peek()
+
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         location = super().get_redirect_target(resp)
         if location is None:

@@ -136,7 +136,9 @@ _CHILD = textwrap.dedent("""
         print("read it all")
     except LinkedDataError as exc:
         print("refused:", exc)
-    print("peak_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+    # VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec
+    hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")]
+    print("peak_mb", int(hwm[0].split()[1]) // 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """)
 
 

@@ -56,7 +56,7 @@ from ..errors import (
     LinkedDataError,
     NotFoundError,
 )
-from ..http import make_session, request
+from ..http import invalidate, make_session, request
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +318,7 @@ def create(doc: dict[str, Any], *, sigel: str | None = None, auth: LibrisAuth | 
     if not location:
         raise HTTPError(f"{what}: 201 without a Location header", url=response.url, status=201)
     iri = to_canonical_iri(location)
+    invalidate(ctx.session, _url(iri, base_url))
     log.info("created %s", iri)
     return WriteResult(iri, _etag(response), response.status_code)
 
@@ -356,6 +357,7 @@ def update(id: str, doc: dict[str, Any], etag: str, *, sigel: str | None = None,
     response = _send(ctx, "PUT", _url(id, base_url), what=f"record {iri}", op="update", ok=(204, 200),
                      data=_body(doc), headers={"Content-Type": LD_JSON, "If-Match": etag,
                                                "XL-Active-Sigel": ctx.sigel})
+    invalidate(ctx.session, _url(id, base_url))  # a later fetch never sees the old record
     log.info("updated %s", iri)
     return WriteResult(iri, _etag(response), response.status_code)
 
@@ -393,6 +395,7 @@ def delete(id: str, *, sigel: str | None = None, auth: LibrisAuth | None = None,
     iri = record_iri(id)
     _send(ctx, "DELETE", _url(id, base_url), what=f"record {iri}", op="delete", ok=(204, 200),
           headers={"XL-Active-Sigel": ctx.sigel})
+    invalidate(ctx.session, _url(id, base_url))
     log.info("deleted %s", iri)
 
 
