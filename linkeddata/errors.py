@@ -102,5 +102,9 @@ class StoreLockedError(StoreError):
     """Another process has the on-disk store open for writing."""
 
 
+class StoreBusyError(StoreError):
+    """A read-only opening raced the writer of the store (its files changed meanwhile); retry."""
+
+
 class QueryError(LinkedDataError):
     """A SPARQL query is malformed, unknown, or its parameters are invalid."""

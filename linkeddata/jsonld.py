@@ -29,6 +29,7 @@ import copy
 import functools
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -262,6 +263,8 @@ def _call(what: str, func: Any, *args: Any) -> Any:
         raise JsonLdError(f"JSON-LD {what} failed: {_first_line(exc)}") from exc
     except (TypeError, ValueError, KeyError) as exc:
         raise JsonLdError(f"JSON-LD {what} failed: {exc}") from exc
+    except RecursionError as exc:
+        raise JsonLdError(f"JSON-LD {what} failed: nested too deeply") from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -400,6 +403,33 @@ def _context_json_for(docs: list[Any]) -> str | None:
     return contexts.pop() if contexts else _kbv_context_json()
 
 
+#: Deepest nesting of a record accepted: Libris records nest about a dozen levels, and
+#: pyoxigraph's JSON-LD parser needs memory per level (a 900-deep record took 300 MB).
+MAX_DEPTH = 100
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_EMPTY_PAIR = re.compile(rb"\{\}|\[\]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{}[]")
+
+
+def depth_over(data: bytes, limit: int) -> bool:
+    """``True`` when the JSON text ``data`` nests objects/arrays deeper than ``limit``.
+
+    >>> depth_over(b'{"a": [{"b": "[[[["}]}', 2), depth_over(b'{"a": [{"b": "[[[["}]}', 3)
+    (True, False)
+    """
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = _EMPTY_PAIR.sub(b"", brackets)
+    return bool(brackets)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
 def record_quads(pairs: list[tuple[str, Any]], loader: Any = None) -> list[ox.Quad]:
     """Quads of many ``(graph_iri, json_ld_doc)`` pairs, each doc in its own named graph.
 
@@ -412,15 +442,24 @@ def record_quads(pairs: list[tuple[str, Any]], loader: Any = None) -> list[ox.Qu
         return []
     context_json = _context_json_for([d for _, d in pairs])
     if context_json is not None:
-        body = ",".join(
-            '{"@id":' + json.dumps(g) + ',"@graph":' + json.dumps(record_body(d), ensure_ascii=False) + "}"
-            for g, d in pairs
-        )
-        text = '{"@context":' + context_json + ',"@graph":[' + body + "]}"
         try:
-            return list(ox.parse(text.encode("utf-8"), format=ox.RdfFormat.JSON_LD))
+            body = ",".join(
+                '{"@id":' + json.dumps(g) + ',"@graph":' + json.dumps(record_body(d), ensure_ascii=False) + "}"
+                for g, d in pairs
+            )
+        except RecursionError as exc:
+            raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels") from exc
+        except (TypeError, ValueError) as exc:
+            raise JsonLdError(f"not a JSON-LD document ({exc})") from exc
+        data = ('{"@context":' + context_json + ',"@graph":[' + body + "]}").encode("utf-8")
+        if depth_over(data, MAX_DEPTH + 3):
+            raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels")
+        try:
+            return list(ox.parse(data, format=ox.RdfFormat.JSON_LD))
         except (SyntaxError, ValueError) as exc:
-            raise JsonLdError(f"JSON-LD to RDF failed: {exc}") from exc
+            raise JsonLdError(f"JSON-LD to RDF failed: {_short(exc)}") from exc
+        except MemoryError as exc:  # pyoxigraph's parser caps one token at 16 MB
+            raise JsonLdError(f"a value is too large for the JSON-LD parser ({_short(exc)})") from exc
     quads: list[ox.Quad] = []
     for g, doc in pairs:
         text = to_nquads(doc, loader=loader)

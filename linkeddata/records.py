@@ -28,7 +28,9 @@ class Record:
     """One source record: its IRI (the named graph it loads into) and its content.
 
     ``data`` is a parsed JSON document (dict) for JSON media types, else the raw bytes.
-    ``deleted`` marks a tombstone: loading it drops the record's graph.
+    ``deleted`` marks a tombstone: loading it drops the record's graph. ``error`` marks
+    a record that could not even be read (bad bytes, bad JSON): the loader counts,
+    names and skips it; ``iri`` then names where it was (``file:line``).
     """
 
     iri: str
@@ -40,6 +42,7 @@ class Record:
     profile: str | None = None
     deleted: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
 
     def __post_init__(self) -> None:
         # response headers are looked up case-insensitively, as HTTP says

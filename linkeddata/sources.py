@@ -3,6 +3,8 @@
 >>> from linkeddata.store import open_store
 >>> classify("records/x.jsonld"), classify("https://libris.kb.se/abc"), classify("q8vlc4xd0mgr3b2")
 ('file', 'libris', 'libris')
+>>> classify("http://127.0.0.1:8080/x.jsonld"), classify("-")
+('url', 'file')
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import SERVICES, to_canonical_iri
-from .errors import InvalidInputError, ParseError
+from .errors import InvalidInputError, LinkedDataError, ParseError
 from .records import Record
 from .store import EXTENSIONS, JSON_LINES, LoadStats, LocalStore
 
@@ -26,15 +28,17 @@ _DATA_EXT = tuple(EXTENSIONS) + JSON_LINES
 
 def classify(source: str) -> str:
     """``file``, ``dir``, ``libris`` (an id or Libris/id.kb.se IRI) or ``url``."""
-    path = Path(source)
-    if path.is_dir():
-        return "dir"
-    if path.is_file() or path.suffix.lower() in _DATA_EXT:
+    if source == "-":
         return "file"
     if source.startswith((SERVICES["libris"], SERVICES["id"], "http://libris.kb.se/")):
         return "libris"
-    if source.startswith(("http://", "https://")):
+    if source.lower().startswith(("http://", "https://")):
         return "url"
+    path = Path(source)
+    if path.is_dir():
+        return "dir"
+    if path.is_file() or path.suffix.lower() in _DATA_EXT or path.name.lower().endswith(".gz"):
+        return "file"
     if _SHORT_ID.fullmatch(source):
         return "libris"
     raise InvalidInputError(f"{source}: not a file, folder, URL or Libris id")
@@ -77,13 +81,17 @@ def fetch_url(url: str, *, session: Any = None) -> Record:
 
 
 def _fetched(sources: Iterable[str], session: Any, fmt: str, embellished: bool | None) -> Iterator[Record]:
+    """Records of remote sources; one that cannot be fetched becomes an error record (skipped, named)."""
     from .libris.read import fetch_record
 
     for source in sources:
-        if classify(source) == "libris":
-            yield fetch_record(source, format=fmt, embellished=embellished, session=session)
-        else:
-            yield fetch_url(source, session=session)
+        try:
+            if classify(source) == "libris":
+                yield fetch_record(source, format=fmt, embellished=embellished, session=session)
+            else:
+                yield fetch_url(source, session=session)
+        except LinkedDataError as exc:
+            yield Record(source, error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__, source=source)
 
 
 def load_sources(
@@ -100,37 +108,67 @@ def load_sources(
     strict: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> LoadStats:
-    """Load files (any RDF format, JSON-LD, JSON lines), folders of them, URLs and Libris ids.
+    """Load files (any RDF format, JSON-LD, JSON lines; ``-`` for stdin), folders of them,
+    URLs and Libris ids.
 
     Remote sources are fetched through ``session`` with content negotiation and loaded
     into the graph of their record IRI; local files as :meth:`LocalStore.load_file` does.
-    In a folder, a file that does not parse is reported in ``skipped`` (fatal with ``strict``).
+    Every good source loads; a source (or a record in one) that cannot be loaded is
+    counted and named in ``skipped``. ``strict=True`` first reads and checks everything,
+    writing nothing, and raises on the first problem; only then loads.
     """
-    total = LoadStats()
+    sources = list(sources)
+    files: list[Path | str] = []
     remote: list[str] = []
+    problems: list[tuple[str, str]] = []
     for source in sources:
-        kind = classify(source)
+        try:
+            kind = classify(source)
+        except LinkedDataError as exc:
+            problems.append((source, _reason(exc, source)))
+            continue
         if kind in ("libris", "url"):
             remote.append(source)
-            continue
-        if kind == "file":
-            total.add(store.load_file(Path(source), format=format, graph=graph, bulk=bulk, batch_size=batch_size,
-                                      progress=progress, strict=strict))
-            continue
-        for path in _files_in(Path(source)):  # in a folder, a file that does not parse is skipped
-            try:
-                total.add(store.load_file(path, format=format, graph=graph, bulk=bulk, batch_size=batch_size,
-                                          progress=progress, strict=strict))
-            except ParseError as exc:
-                if strict:
-                    raise
-                log.info("skipped %s", exc)
-                total.skipped.append((str(path), str(exc).splitlines()[0].removeprefix(f"{path}: ")))
-    if remote:
-        if session is None:
-            from .http import make_session
+        elif kind == "file":
+            files.append(source if source == "-" else Path(source))
+        else:
+            found = list(_files_in(Path(source)))
+            files.extend(found)
+            if not found:
+                problems.append((source, "no loadable files in this folder"))
+    if remote and session is None:
+        from .http import make_session
 
-            session = make_session()
-        total.add(store.load_records(_fetched(remote, session, fetch_format, embellished), batch_size=batch_size,
-                                     progress=progress, strict=strict))
+        session = make_session()
+    fetched: list[Record] | None = None
+    options = dict(format=format, graph=graph, batch_size=batch_size)
+    if strict:
+        if problems:
+            raise InvalidInputError(f"{problems[0][0]}: {problems[0][1]}")
+        if "-" in files and len(files) > 1:
+            raise InvalidInputError("-: standard input can be checked first only when it is the one source")
+        for path in files:
+            if path != "-":
+                store.load_file(path, strict=True, check_only=True, **options)  # type: ignore[arg-type]
+        fetched = list(_fetched(remote, session, fetch_format, embellished))
+        store.load_records(fetched, strict=True, check_only=True, batch_size=batch_size)
+    total = LoadStats()
+    total.skipped.extend(problems)
+    for path in files:
+        try:
+            total.add(store.load_file(path, bulk=bulk, progress=progress, strict=strict, **options))  # type: ignore[arg-type]
+        except ParseError as exc:
+            if strict:
+                raise
+            log.info("skipped %s", exc)
+            total.add(getattr(exc, "partial", LoadStats()))
+            total.skipped.append((str(path), _reason(exc, str(path))))
+    if remote:
+        records = fetched if fetched is not None else _fetched(remote, session, fetch_format, embellished)
+        total.add(store.load_records(records, batch_size=batch_size, progress=progress, strict=strict))
     return total
+
+
+def _reason(exc: Exception, source: str) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text.removeprefix(f"{source}: ")

@@ -27,7 +27,9 @@ and reported, never half-loaded.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
+import re
 import logging
 import threading
 import time
@@ -40,7 +42,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from . import jsonld
-from .errors import JsonLdError, LinkedDataError, ParseError, StoreError, StoreLockedError
+from .errors import JsonLdError, LinkedDataError, ParseError, StoreBusyError, StoreError, StoreLockedError
 from .records import Record, batched
 from .store_protocol import Store, StoreCapabilities
 
@@ -63,7 +65,7 @@ EXTENSIONS: dict[str, ox.RdfFormat] = {
     ".jsonld": ox.RdfFormat.JSON_LD,
     ".json": ox.RdfFormat.JSON_LD,
 }
-JSON_LINES = (".jsonl", ".ndjson")
+JSON_LINES = (".jsonl", ".ndjson", ".ndjsonld")
 
 #: ``--format`` names accepted wherever a format is named.
 FORMAT_NAMES: dict[str, ox.RdfFormat] = {
@@ -126,6 +128,13 @@ def parse_batch(records: Iterable[Record], stats: LoadStats, strict: bool = Fals
     """
     latest: dict[str, Record] = {}
     for record in records:
+        if record.error is not None:
+            _skip(stats, record.iri, ParseError(record.error), strict)
+            continue
+        problem = _record_iri_problem(record.iri)
+        if problem:
+            _skip(stats, record.iri or record.source or "?", ParseError(problem), strict)
+            continue
         latest.pop(record.iri, None)
         latest[record.iri] = record
     graphs: dict[str, list[ox.Quad]] = {}
@@ -140,6 +149,19 @@ def parse_batch(records: Iterable[Record], stats: LoadStats, strict: bool = Fals
             _skip(stats, iri, exc, strict)
     graphs.update(_json_graphs(json_pairs, stats, strict))
     return graphs, deleted
+
+
+def _record_iri_problem(iri: str) -> str | None:
+    """Why ``iri`` cannot name a record's graph (``None`` when it can)."""
+    if not iri:
+        return "no record IRI"
+    try:
+        ox.NamedNode(iri)
+    except ValueError as exc:
+        return f"not an absolute IRI ({_first_line(exc)})"
+    if any(c in iri for c in '<>"{}|^`\\ '):
+        return "not a valid IRI"
+    return None
 
 
 def _skip(stats: LoadStats, iri: str, exc: Exception, strict: bool) -> None:
@@ -183,6 +205,7 @@ class RecordLoader:
         progress: Callable[[int], None] | None = None,
         strict: bool = False,
         on_batch: Callable[[LoadStats], None] | None = None,
+        check_only: bool = False,
     ) -> LoadStats:
         """Load records, one named graph each, in transactional batches.
 
@@ -194,8 +217,10 @@ class RecordLoader:
         :param progress: called with the number of records of each committed batch.
         :param strict: raise on the first record that fails instead of skipping it.
         :param on_batch: called after each committed batch (checkpoints hook in here).
+        :param check_only: parse and count everything, write nothing (``--strict`` checks first).
         """
-        self._writable()
+        if not check_only:
+            self._writable()
         total = LoadStats()
         batches = batched(records, batch_size)
 
@@ -214,8 +239,11 @@ class RecordLoader:
                 pending = pool.submit(parse_next)
                 batch, graphs, deleted, stats, parse_seconds = parsed
                 started = time.perf_counter()
-                stats.triples = self.replace_graphs(graphs, deleted)
-                self.flush()
+                if check_only:
+                    stats.triples = sum(len(qs) for qs in graphs.values())
+                else:
+                    stats.triples = self.replace_graphs(graphs, deleted)
+                    self.flush()
                 stats.records = len(graphs)
                 stats.deleted = len(deleted)
                 stats.seconds = parse_seconds + time.perf_counter() - started
@@ -236,11 +264,15 @@ class RecordLoader:
         batch_size: int = DEFAULT_BATCH,
         progress: Callable[[int], None] | None = None,
         strict: bool = False,
+        check_only: bool = False,
     ) -> LoadStats:
-        """Load a local file.
+        """Load a local file, or standard input for ``-``; ``.gz`` files are unzipped as read.
 
         * JSON-LD: a record (graph = its record IRI), a list of records, or a
-          ``{"@graph": …}`` of records; ``.jsonl``/``.ndjson``: one record per line, streamed.
+          ``{"@graph": …}`` of records (one graph object per record, or the records'
+          nodes side by side), streamed with constant memory (:mod:`linkeddata.readers`).
+        * ``.jsonl``/``.ndjson``/``.ndjsonld`` (``--format jsonl``): one record per line,
+          streamed; the EMM dump format (gzipped, with its context item) included.
         * N-Quads/TriG (dumps): the file's own graphs, streamed with constant memory; each
           named graph is replaced when first met, so loading a dump again changes nothing.
           ``bulk=True`` appends with the store's bulk loader instead (fastest, not
@@ -248,42 +280,53 @@ class RecordLoader:
           chooses it for files over :data:`BULK_THRESHOLD` bytes going into an empty store.
         * Turtle, N-Triples, RDF/XML, N3: into ``graph``, else into the record the
           data describes (a subject with ``kbv:mainEntity``), else the default graph.
-        """
-        self._writable()
-        path = Path(path)
-        if not path.is_file():
-            raise ParseError(f"{path}: no such file")
-        if path.suffix.lower() in JSON_LINES and format is None:
-            return self.load_records(_json_lines(path), batch_size=batch_size, progress=progress, strict=strict)
-        fmt = rdf_format(format or path)
-        started = time.perf_counter()
-        if fmt == ox.RdfFormat.JSON_LD:
-            return self.load_records(_json_file_records(path, graph), batch_size=batch_size, progress=progress,
-                                     strict=strict)
-        if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG) and graph is None:
-            if bulk is None:
-                bulk = path.stat().st_size > BULK_THRESHOLD and self._is_empty()
-            added = self._bulk_load(path, fmt) if bulk else None
-            if added is not None:
-                stats = LoadStats(records=1, triples=added, batches=1)
-            else:
-                stats = self._load_dataset(path, fmt, batch_size * 100)  # quads per transaction
-            stats.seconds = time.perf_counter() - started
-            if progress:
-                progress(stats.records)
-            return stats
-        data = path.read_bytes()
-        record = Record(graph or "", data, media_type=fmt.media_type, source=str(path))
-        if not graph:
-            record.iri = _described_record(data, fmt, path) or ""
-        if not record.iri:
-            quads = [ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
-                     for q in _parse_rdf(data, fmt, str(path))]
-            added = self.append_quads(quads)
-            return LoadStats(records=1, triples=added, batches=1, seconds=time.perf_counter() - started)
-        return self.load_records([record], strict=True)
 
-    def _load_dataset(self, path: Path, fmt: ox.RdfFormat, chunk: int) -> LoadStats:
+        ``check_only`` parses everything and counts it, writing nothing.
+        """
+        from . import readers
+
+        if not check_only:
+            self._writable()
+        name = str(path)
+        if name != "-" and not Path(path).is_file():
+            raise ParseError(f"{path}: no such file")
+        source = "standard input" if name == "-" else name
+        with readers.open_binary(path) as stream:
+            kind = _input_kind(name, format, stream)
+            if kind == "jsonl":
+                return self.load_records(readers.json_lines_records(stream, source), batch_size=batch_size,
+                                         progress=progress, strict=strict, check_only=check_only)
+            fmt = kind
+            started = time.perf_counter()
+            if fmt == ox.RdfFormat.JSON_LD:
+                return self.load_records(readers.json_document_records(stream, source, graph), batch_size=batch_size,
+                                         progress=progress, strict=strict, check_only=check_only)
+            if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG) and graph is None:
+                plain = name != "-" and not isinstance(stream, gzip.GzipFile)
+                if bulk is None:
+                    bulk = plain and Path(path).stat().st_size > BULK_THRESHOLD and self._is_empty()
+                added = self._bulk_load(Path(path) if plain else stream, fmt) if bulk and not check_only else None
+                if added is not None:
+                    stats = LoadStats(records=1, triples=added, batches=1)
+                else:
+                    stats = self._load_dataset(stream, source, fmt, batch_size * 100, check_only)
+                stats.seconds = time.perf_counter() - started
+                if progress:
+                    progress(stats.records)
+                return stats
+            data = stream.read()
+        record = Record(graph or "", data, media_type=fmt.media_type, source=source)
+        if not graph:
+            record.iri = _described_record(data, fmt, source, name) or ""
+        if not record.iri:
+            quads = list(dict.fromkeys(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
+                                       for q in _parse_rdf(data, fmt, source)))
+            added = len(quads) if check_only else self.append_quads(quads)
+            return LoadStats(records=1, triples=added, batches=1, seconds=time.perf_counter() - started)
+        return self.load_records([record], strict=True, check_only=check_only)
+
+    def _load_dataset(self, stream: Any, source: str, fmt: ox.RdfFormat, chunk: int,
+                      check_only: bool = False) -> LoadStats:
         """Stream a dataset file: replace each named graph when first met, append the rest.
 
         Writes are cut at graph boundaries, so a graph written contiguously (as every dump
@@ -304,20 +347,29 @@ class RecordLoader:
                     rest.append(q)
             seen.update(first)
             stats.batches += 1
+            if check_only:
+                stats.triples += len(quads)
+                return
             stats.triples += self.replace_graphs(first, atomic=False) if first else 0
             stats.triples += self.append_quads(rest) if rest else 0
             self.flush()
 
         pending: list[ox.Quad] = []
         try:
-            with path.open("rb") as handle:
-                for q in ox.parse(handle, format=fmt):
-                    if len(pending) >= chunk and (q.graph_name != pending[-1].graph_name or len(pending) >= 10 * chunk):
-                        write(pending)
-                        pending = []
-                    pending.append(q)
-        except (SyntaxError, ValueError) as exc:
-            raise ParseError(f"{path}: {_first_line(exc)} (graphs before this point are loaded)") from exc
+            for q in ox.parse(stream, format=fmt):
+                if len(pending) >= chunk and (q.graph_name != pending[-1].graph_name or len(pending) >= 10 * chunk):
+                    write(pending)
+                    pending = []
+                pending.append(q)
+        except (SyntaxError, ValueError, OSError, EOFError) as exc:
+            unfinished = pending[-1].graph_name if pending else None
+            whole = [q for q in pending if q.graph_name != unfinished]
+            if whole:
+                write(whole)
+            stats.records = len(seen)
+            error = ParseError(f"{source}: {_first_line(exc)} (the {len(seen)} graphs before this point are loaded)")
+            error.partial = stats  # type: ignore[attr-defined]
+            raise error from exc
         if pending:
             write(pending)
         stats.records = len(seen)
@@ -326,8 +378,8 @@ class RecordLoader:
     def _is_empty(self) -> bool:
         return False
 
-    def _bulk_load(self, path: Path, fmt: ox.RdfFormat) -> int | None:
-        """Load a dataset file with the store's own bulk loader (quads added); ``None`` when it has none."""
+    def _bulk_load(self, path: Path | Any, fmt: ox.RdfFormat) -> int | None:
+        """Load a dataset file (a path or a binary stream) with the store's own bulk loader (quads added); ``None`` when it has none."""
         return None
 
 
@@ -461,13 +513,16 @@ class LocalStore(RecordLoader):
     def _is_empty(self) -> bool:
         return len(self.inner) == 0
 
-    def _bulk_load(self, path: Path, fmt: ox.RdfFormat) -> int | None:
+    def _bulk_load(self, path: Path | Any, fmt: ox.RdfFormat) -> int | None:
         before = len(self.inner)
         try:
             with self._write_lock:
-                self.inner.bulk_load(path=str(path), format=fmt)
-        except (SyntaxError, ValueError, OSError) as exc:
-            raise ParseError(f"{path}: {_first_line(exc)}") from exc
+                if isinstance(path, Path):
+                    self.inner.bulk_load(path=str(path), format=fmt)
+                else:
+                    self.inner.bulk_load(path, format=fmt)
+        except (SyntaxError, ValueError, OSError, EOFError) as exc:
+            raise ParseError(f"{getattr(path, 'name', path)}: {_first_line(exc)}") from exc
         return len(self.inner) - before
 
     def optimize(self) -> None:
@@ -487,23 +542,20 @@ def _first_line(exc: Exception) -> str:
 
 
 def _json_graphs(pairs: list[tuple[str, Any]], stats: LoadStats, strict: bool) -> dict[str, list[ox.Quad]]:
-    """Parse JSON-LD records together; on failure, one by one to isolate the bad ones."""
+    """Parse JSON-LD records together; on failure, halves of the batch in turn to isolate the bad ones."""
     if not pairs:
         return {}
     try:
         docs = [(iri, _as_json(doc, iri)) for iri, doc in pairs]
-        return _group(jsonld.record_quads(docs))
+        graphs = _group(jsonld.record_quads(docs))
     except (JsonLdError, ParseError) as exc:
         if len(pairs) == 1:
             _skip(stats, pairs[0][0], exc, strict)
             return {}
-    graphs: dict[str, list[ox.Quad]] = {}
-    for iri, doc in pairs:
-        try:
-            graphs.update(_group(jsonld.record_quads([(iri, _as_json(doc, iri))])))
-            graphs.setdefault(iri, [])
-        except (JsonLdError, ParseError) as exc:
-            _skip(stats, iri, exc, strict)
+        middle = len(pairs) // 2
+        return {**_json_graphs(pairs[:middle], stats, strict), **_json_graphs(pairs[middle:], stats, strict)}
+    for iri, _ in pairs:
+        graphs.setdefault(iri, [])
     return graphs
 
 
@@ -519,10 +571,11 @@ def _as_json(data: Any, iri: str) -> Any:
 
 
 def _group(quads: list[ox.Quad]) -> dict[str, list[ox.Quad]]:
-    graphs: dict[str, list[ox.Quad]] = {}
+    """Quads by graph name, each quad once (JSON-LD may state a triple twice)."""
+    graphs: dict[str, dict[ox.Quad, None]] = {}
     for q in quads:
-        graphs.setdefault(q.graph_name.value, []).append(q)  # type: ignore[union-attr]
-    return graphs
+        graphs.setdefault(q.graph_name.value, {})[q] = None  # type: ignore[union-attr]
+    return {g: list(qs) for g, qs in graphs.items()}
 
 
 def _parse_rdf(data: bytes, fmt: ox.RdfFormat, source: str, base: str | None = None) -> list[ox.Quad]:
@@ -550,67 +603,48 @@ def record_rdf_quads(record: Record) -> list[ox.Quad]:
         quads = data
     else:
         quads = _parse_rdf(data, fmt, record.source or f"record {record.iri}", base=record.iri or None)
-    return list(jsonld._fresh_bnodes(quads, ox.NamedNode(record.iri)))
-
-
-def _json_lines(path: Path) -> Iterator[Record]:
-    with path.open("r", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                doc = json.loads(line)
-            except ValueError as exc:
-                log.warning("%s line %d: not valid JSON (%s), skipped", path, number, exc)
-                continue
-            iri = jsonld.record_iri_of(doc)
-            if iri is None:
-                log.warning("%s line %d: no record IRI, skipped", path, number)
-                continue
-            yield Record(iri, doc, source=f"{path}:{number}")
-
-
-def _json_file_records(path: Path, graph: str | None) -> Iterator[Record]:
-    doc = jsonld.load_json(path)
-    if graph:
-        yield Record(graph, doc, source=str(path))
-        return
-    items: list[Any]
-    if isinstance(doc, list):
-        items = doc
-    elif isinstance(doc, dict) and jsonld.record_iri_of(doc) and _is_single_record(doc):
-        items = [doc]
-    elif isinstance(doc, dict) and isinstance(doc.get("@graph"), list) and all(
-            isinstance(d, dict) and "@graph" in d for d in doc["@graph"]):
-        items = doc["@graph"]
-    else:
-        items = [doc]
-    for item in items:
-        iri = jsonld.record_iri_of(item)
-        if iri is None:
-            raise ParseError(f"{path}: cannot tell which record this JSON-LD describes; name a graph with --graph")
-        if isinstance(doc, dict) and "@context" in doc and isinstance(item, dict) and "@context" not in item:
-            item = {"@context": doc["@context"], **item}
-        yield Record(iri, item, source=str(path))
-
-
-def _is_single_record(doc: dict[str, Any]) -> bool:
-    nodes = doc.get("@graph")
-    if not isinstance(nodes, list):
-        return True
-    return not all(isinstance(d, dict) and "@graph" in d and "mainEntity" not in d for d in nodes)
+    return list(dict.fromkeys(jsonld._fresh_bnodes(quads, ox.NamedNode(record.iri))))  # merged graphs: each triple once
 
 
 _MAIN_ENTITY = ox.NamedNode(jsonld.KBV_VOCAB + "mainEntity")
 
 
-def _described_record(data: bytes, fmt: ox.RdfFormat, path: Path) -> str | None:
-    subjects = {q.subject.value for q in _parse_rdf(data, fmt, str(path)) if q.predicate == _MAIN_ENTITY
-                and isinstance(q.subject, ox.NamedNode) and "?" not in q.subject.value}
-    if len(subjects) == 1:
-        return subjects.pop()
-    return None
+def _described_record(data: bytes, fmt: ox.RdfFormat, source: str, name: str = "") -> str | None:
+    """The record an RDF file describes: the one subject with ``kbv:mainEntity``; in an
+    embellished file (linked records' descriptions included) the record named like the
+    file, else the one whose main entity nothing else in the file points to."""
+    quads = _parse_rdf(data, fmt, source)
+    mains = {q.subject.value: q.object for q in quads if q.predicate == _MAIN_ENTITY
+             and isinstance(q.subject, ox.NamedNode) and "?" not in q.subject.value}
+    if len(mains) <= 1:
+        return next(iter(mains), None)
+    stem = Path(name).name.split(".")[0] if name and name != "-" else ""
+    named = [iri for iri in mains if stem and iri.rstrip("/").rsplit("/", 1)[-1] == stem]
+    if len(named) == 1:
+        return named[0]
+    pointed = {q.object for q in quads if q.predicate != _MAIN_ENTITY}
+    roots = [iri for iri, thing in mains.items() if thing not in pointed]
+    return roots[0] if len(roots) == 1 else None
+
+
+def _input_kind(name: str, format: str | None, stream: Any) -> ox.RdfFormat | str:
+    """``"jsonl"`` or the RDF format of an input: by ``format``, else by extension
+    (``.gz`` aside), else (standard input) by its first bytes."""
+    if format is not None and format.lower() in ("jsonl", "ndjson", "ndjsonld"):
+        return "jsonl"
+    if format is not None:
+        return rdf_format(format)
+    if name == "-":
+        head = stream.peek(65536)[:65536].lstrip() if hasattr(stream, "peek") else b""
+        if isinstance(stream, gzip.GzipFile) or re.search(rb"\}\s*\n\s*\{", head):
+            return "jsonl"
+        if head[:1] in (b"{", b"["):
+            return ox.RdfFormat.JSON_LD
+        raise ParseError("standard input: name its format with --format (ttl, nt, nq, trig, rdf, jsonld, jsonl)")
+    plain = name[:-3] if name.lower().endswith(".gz") else name
+    if Path(plain).suffix.lower() in JSON_LINES:
+        return "jsonl"
+    return rdf_format(plain)
 
 
 def open_store(path: str | Path | None = None, read_only: bool = False) -> LocalStore:
@@ -638,10 +672,7 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Local
         if read_only:
             if not resolved.is_dir():
                 raise StoreError(f"no store at {path}")
-            try:
-                return LocalStore(ox.Store.read_only(str(resolved)), resolved, read_only=True)
-            except OSError as exc:
-                raise StoreError(f"cannot open {path} read-only: {_first_line(exc)}") from exc
+            return LocalStore(_open_read_only(resolved, path), resolved, read_only=True)
         if resolved.exists() and not resolved.is_dir():
             raise StoreError(f"{path} is a file, not a store directory")
         try:
@@ -653,9 +684,58 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Local
                     f"store {path} is in use by another process (one writer at a time); "
                     "open it read-only to query it meanwhile") from exc
             raise StoreError(f"cannot open store {path}: {_first_line(exc)}") from exc
+        _remove_orphans(resolved)
         store = LocalStore(inner, resolved)
         _open_stores[resolved] = store
         return store
+
+
+#: How often, and for how long in all, a read-only opening is retried while a writer
+#: changes the store's files under it.
+READ_ONLY_ATTEMPTS = 8
+READ_ONLY_PATIENCE = 3.0
+
+
+def _open_read_only(resolved: Path, path: str | Path) -> ox.Store:
+    """A read-only snapshot of a store another process may be writing.
+
+    RocksDB's read-only opening reads the list of table files, then opens them; a
+    writer compacting meanwhile deletes some of them, and the opening fails with
+    "Corruption: … .sst: No such file". Once open, the files it holds stay readable
+    (the snapshot is consistent), so the opening is retried; after
+    :data:`READ_ONLY_ATTEMPTS` it gives up with :class:`StoreBusyError`.
+    """
+    deadline = time.monotonic() + READ_ONLY_PATIENCE
+    for attempt in range(1, READ_ONLY_ATTEMPTS + 1):
+        try:
+            return ox.Store.read_only(str(resolved))
+        except (OSError, RuntimeError) as exc:
+            text = str(exc)
+            racing = "No such file" in text or "Corruption" in text
+            if not racing:
+                raise StoreError(f"cannot open {path} read-only: {_first_line(exc)}") from exc
+            if attempt == READ_ONLY_ATTEMPTS or time.monotonic() > deadline:
+                raise StoreBusyError(f"store {path} is being written by another process and changed while it "
+                                     "was opened; retry") from exc
+            log.debug("store %s changed while opening read-only (attempt %d): %s", path, attempt, _first_line(exc))
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _remove_orphans(resolved: Path) -> None:
+    """Delete ``bulk-*.sst`` files a killed bulk write left behind (we hold the store's lock:
+    no other process writes it, and RocksDB names its own table files by number)."""
+    removed = 0
+    for orphan in resolved.glob("bulk-*.sst"):
+        try:
+            size = orphan.stat().st_size
+            orphan.unlink()
+        except OSError as exc:
+            log.warning("could not remove %s: %s", orphan, exc)
+            continue
+        removed += size
+    if removed:
+        log.info("removed %.1f MB of files an interrupted bulk load left in %s", removed / 1e6, resolved)
 
 
 @contextlib.contextmanager

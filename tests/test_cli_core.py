@@ -44,8 +44,8 @@ def test_queries_lists_bundled_queries():
 def test_errors_are_one_line_and_exit_1(tmp_path):
     bad = tmp_path / "bad.ttl"
     bad.write_text("<http://a> <http://b> .", "utf-8")
-    proc = subprocess.run([sys.executable, "-m", "linkeddata", "load", str(bad), "--graph", "http://g", "--store",
-                           str(tmp_path / "kg")], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "linkeddata", "load", str(bad), "--graph", "http://g", "--strict",
+                           "--store", str(tmp_path / "kg")], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("Error: ") and "bad.ttl" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "linkeddata", "query", "nope", "--store", str(tmp_path / "kg")],
