@@ -295,12 +295,15 @@ def test_cli_fetch_under_a_permanent_fault_exits_1_with_one_line(libris, ids, ki
     assert result.stdout == ""
 
 
-def test_cli_load_under_a_permanent_fault_exits_1_with_one_line_and_leaves_no_store_data(libris, ids, tmp_path):
+@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
+def test_cli_load_under_a_permanent_fault_reports_it_in_one_line(libris, ids, tmp_path, strict):
+    # issue 14's rule: every good source loads and each bad one is reported (exit 2);
+    # --strict stops before writing anything (exit 1)
     bad = ids[1]
     libris.faults.add("redirect-loop", service="libris", path=bad, times=None)
     store_path = tmp_path / "kg"
-    result = _cli(libris, ["load", ids[0], bad, "--store", str(store_path)])
-    assert result.exit_code == 1, result.output
+    result = _cli(libris, ["load", ids[0], bad, "--store", str(store_path), *(["--strict"] if strict else [])])
+    assert result.exit_code == (1 if strict else 2), result.output
     lines = _stderr_lines(result)
     assert len(lines) == 1 and bad in lines[0], lines
     from linkeddata.store import open_store as _open
@@ -308,6 +311,7 @@ def test_cli_load_under_a_permanent_fault_exits_1_with_one_line_and_leaves_no_st
     store = _open(store_path)
     try:
         assert f"https://libris.kb.se/{bad}" not in store.graphs()
+        assert (f"https://libris.kb.se/{ids[0]}" in store.graphs()) is not strict
     finally:
         store.close()
 
@@ -317,7 +321,7 @@ def test_cli_load_of_a_malformed_record_reports_it_on_one_line(libris, ids, tmp_
     libris.faults.add("body", service="libris", path=bad, body='{"@graph": [', content_type="application/ld+json",
                       times=None)
     result = _cli(libris, ["load", bad, "--store", str(tmp_path / "kg")])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # a bad record is skipped and reported
     lines = _stderr_lines(result)
     assert len(lines) == 1 and bad in lines[0], lines
 
