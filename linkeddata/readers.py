@@ -60,8 +60,8 @@ def open_binary(source: str | Path | IO[bytes]) -> Iterator[IO[bytes]]:
     else:
         stream, owned = source, False
     try:
-        buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type]
-        if buffered.peek(2)[:2] == _GZIP_MAGIC:  # type: ignore[attr-defined]
+        buffered: Any = stream if hasattr(stream, "peek") else io.BufferedReader(stream)
+        if buffered.peek(2)[:2] == _GZIP_MAGIC:
             with gzip.GzipFile(fileobj=buffered) as unzipped:
                 yield unzipped  # type: ignore[misc]
         else:

@@ -296,7 +296,7 @@ class RecordLoader:
             if kind == "jsonl":
                 return self.load_records(readers.json_lines_records(stream, source), batch_size=batch_size,
                                          progress=progress, strict=strict, check_only=check_only)
-            fmt = kind
+            fmt = kind if isinstance(kind, ox.RdfFormat) else rdf_format(kind)
             started = time.perf_counter()
             if fmt == ox.RdfFormat.JSON_LD:
                 return self.load_records(readers.json_document_records(stream, source, graph), batch_size=batch_size,

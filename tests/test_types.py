@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 STRICT_MODULES = [
     "linkeddata", "linkeddata.__about__", "linkeddata.__main__", "linkeddata.errors", "linkeddata.config",
-    "linkeddata.records", "linkeddata.resources", "linkeddata.tables", "linkeddata.checkpoints",
+    "linkeddata.records", "linkeddata.readers", "linkeddata.store", "linkeddata.resources", "linkeddata.tables", "linkeddata.checkpoints",
     "linkeddata.libris", "linkeddata.libris.read", "linkeddata.libris.changes", "linkeddata.libris.marc",
     "linkeddata.libris.xsearch", "linkeddata.organisations", "linkeddata.organisations.bibdb",
     "linkeddata.organisations.isil", "linkeddata.store_protocol", "linkeddata.sources", "linkeddata.harvest",
