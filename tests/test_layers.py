@@ -31,7 +31,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "linkeddata"
 #: Layers, lowest first: module names relative to ``linkeddata`` (a name covers its submodules).
 LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["__about__", "errors", "config", "http", "records", "auth", "resources", "tables", "progress"]),
-    ("rdf", ["jsonld", "profiles", "formats"]),
+    ("rdf", ["jsonld", "readers", "profiles", "formats"]),
     ("clients", ["libris", "organisations"]),
     ("store", ["store_protocol", "store", "remote", "query", "sources", "dump"]),
     ("jobs", ["checkpoints", "harvest", "sync", "build"]),
