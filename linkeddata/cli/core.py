@@ -82,7 +82,10 @@ def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | No
               help="Bind a parameter the query declares (see `linkeddata queries`), or a variable of your own query; "
                    "repeatable.")
 @output_option("Write results to FILE instead of standard output.")
-def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, ...], output: str | None) -> None:
+@click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the rows' latitude/longitude on a map: a .png or .svg file (notebook extra).")
+def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, ...], output: str | None,
+          map_path: Path | None) -> None:
     """Run a bundled query name, a .rq file, inline SPARQL, or - (SPARQL on standard input).
 
     \b
@@ -92,6 +95,7 @@ def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, .
       linkeddata query libraries-near -p lat=59.33 -p long=18.07 -p km=80 --format json --nl --store ./kg
       linkeddata query 'SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }' --format csv --store ./kg
       echo 'ASK { ?s ?p ?o }' | linkeddata query - --store ./kg
+      linkeddata query libraries-near -p lat=59.33 -p long=18.07 -p km=500 --store ./kg --map near.png
     """
     from ..query import format_results, parse_params, run_query
     from ..store import open_store
@@ -103,9 +107,16 @@ def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, .
             raise click.UsageError("no query on standard input")
     if isinstance(store, Path) and not store.is_dir():
         raise click.ClickException(f"no store at {store}; build one with `linkeddata load` or `linkeddata build`")
+    if map_path and map_path.suffix.lower() not in (".png", ".svg"):
+        raise click.BadParameter(f"a map is a .png or .svg file, not {map_path.name}", param_hint="--map")
     st = open_store(store, read_only=True)
     text = format_results(run_query(st, query_text, parsed), fmt, nl=nl)
     write_output(output, text if text.endswith("\n") else text + "\n", report=False)
+    if map_path:
+        from ..notebook.maps import save_map
+
+        drawn = save_map(run_query(st, query_text, parsed), map_path)
+        click.echo(f"map: {drawn.drawn} drawn, {drawn.skipped_rows} without coordinates, in {map_path}", err=True)
 
 
 @click.command()
