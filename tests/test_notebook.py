@@ -6,6 +6,8 @@ import datetime as dt
 import http.server
 import json
 import re
+import shutil
+import subprocess
 import threading
 
 import pyoxigraph as ox
@@ -464,6 +466,26 @@ def test_interactive_map_offline_embeds_leaflet_and_outlines():
     assert "Leaflet" in html and ".leaflet-container" in html  # the script and style, inline
     assert html.count("L.geoJson(") == 2 and '"kind": "land"' in html and '"kind": "border"' in html
     assert "fitBounds" in html
+    assert "$(" not in html  # no jQuery call: folium's popups need it and it is not embedded
+    assert html.count('"permanent": true') == 6  # every circle labelled
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="needs a headless Chromium (Debian package chromium)")
+def test_interactive_map_draws_every_library_in_a_browser_offline(tmp_path):
+    """Rendered by a real browser with every host unresolvable: all circles and labels are drawn."""
+    pytest.importorskip("folium")
+    page = tmp_path / "map.html"
+    nb.map_holdings(LIBRARIES).save(str(page))
+    out = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=3000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=60)
+    dom = out.stdout
+    assert len(re.findall(r'<path class="linkeddata-library', dom)) == 6, out.stderr[-2000:]
+    assert len(re.findall(r'class="leaflet-tooltip linkeddata-label', dom)) == 6
+    assert "Kungliga biblioteket (12)" in dom and dom.count('class="leaflet-interactive"') > 10  # the outlines
 
 
 def test_interactive_map_online_uses_tiles_and_cdn():

