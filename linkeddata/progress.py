@@ -69,7 +69,7 @@ def _in_kernel() -> bool:
     if shell is None:
         return False
     try:
-        ip = shell.get_ipython()  # type: ignore[attr-defined]
+        ip = shell.get_ipython()
     except Exception:  # noqa: BLE001 - any failure means no kernel
         return False
     return ip is not None and getattr(ip, "kernel", None) is not None
@@ -175,13 +175,9 @@ class Progress:
                              f"{html.escape(text)}</div>"}
 
     def _start_html(self) -> None:
-        from IPython.display import display
-
-        self._handle = display(self._bundle(self.line(), False), raw=True, display_id=True)
+        self._handle = _display(self._bundle(self.line(), False))
 
     def _start_widget(self) -> None:
-        from IPython.display import display
-
         try:
             import ipywidgets as widgets
         except ImportError:  # no widgets: a refreshed HTML line does the same job
@@ -194,7 +190,15 @@ class Progress:
         self._box = widgets.HBox([self._bar, self._label] if self.total else [self._label])
         bundle = dict(self._box._repr_mimebundle_())
         bundle["text/plain"] = self.line()  # what viewers without live widgets show meanwhile
-        self._handle = display(bundle, raw=True, display_id=True)
+        self._handle = _display(bundle)
+
+
+def _display(bundle: dict[str, Any]) -> Any:
+    """Show a raw MIME bundle in Jupyter; the handle updates it in place."""
+    from IPython import display
+
+    show: Any = display.display
+    return show(bundle, raw=True, display_id=True)
 
 
 def progress(desc: str = "", total: int | None = None, unit: str = "record", *, display: str = "auto",

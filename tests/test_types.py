@@ -23,7 +23,9 @@ STRICT_MODULES = [
     "linkeddata.serve", "linkeddata.cli", "linkeddata.cli.core", "linkeddata.cli.emulator", "linkeddata.cli.fetch_cmd",
     "linkeddata.cli.serve", "linkeddata.cli.services", "linkeddata.testing", "linkeddata.testing.pytest_plugin",
     "linkeddata.emulator", "linkeddata.emulator.bibdb", "linkeddata.emulator.isil", "linkeddata.emulator.libris",
-    "linkeddata.emulator.login", "linkeddata.emulator.xsearch",
+    "linkeddata.emulator.login", "linkeddata.emulator.xsearch", "linkeddata.progress", "linkeddata.notebook",
+    "linkeddata.notebook.frames", "linkeddata.notebook.maps", "linkeddata.notebook.magics", "linkeddata.notebook.session",
+    "linkeddata.notebook.interop",
 ]
 
 

@@ -348,9 +348,10 @@ def endpoint_query(endpoint: str, query: str, params: Mapping[str, Any] | None =
     media = response.headers.get("Content-Type", "").split(";")[0].strip()
     if media.endswith("+json") or media == "application/json":
         try:
-            return response.json()
+            doc: dict[str, Any] = response.json()
         except ValueError as exc:
             raise QueryError(f"{endpoint}: results are not valid JSON: {exc}") from exc
+        return doc
     fmt = ox.QueryResultsFormat.from_media_type(media) if media else None
     if fmt is None:
         raise QueryError(f"{endpoint}: unexpected results type {media or '(none)'}")
@@ -358,7 +359,8 @@ def endpoint_query(endpoint: str, query: str, params: Mapping[str, Any] | None =
         parsed = ox.parse_query_results(response.content, format=fmt)
     except (SyntaxError, ValueError) as exc:
         raise QueryError(f"{endpoint}: cannot parse results: {exc}") from exc
-    return json.loads(parsed.serialize(format=ox.QueryResultsFormat.JSON))
+    converted: dict[str, Any] = json.loads(parsed.serialize(format=ox.QueryResultsFormat.JSON) or b"")
+    return converted
 
 
 def query_df(store: Any, query: str, backend: str = "pandas", lang: str = "column", *,

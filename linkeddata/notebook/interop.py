@@ -27,7 +27,7 @@ def to_rdflib(store: Any) -> Any:
         return dataset
     inner = getattr(store, "inner", store)
     try:
-        from oxrdflib import OxigraphStore  # type: ignore[import-untyped]
+        from oxrdflib import OxigraphStore
     except ImportError:
         dataset = rdflib.Dataset()
         dataset.parse(data=inner.dump(format=ox.RdfFormat.N_QUADS).decode("utf-8"), format="nquads")

@@ -87,7 +87,7 @@ def load_ipython_extension(ipython: Any) -> None:
         @line_cell_magic
         def sparql(self, line: str, cell: str | None = None) -> Any:
             try:
-                return run_sparql_magic(line, cell, self.shell.user_ns)
+                return run_sparql_magic(line, cell, getattr(self.shell, "user_ns", None))
             except LinkedDataError as exc:  # shown as one line, without a traceback
                 raise UsageError(str(exc)) from exc
 

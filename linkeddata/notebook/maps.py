@@ -61,9 +61,10 @@ def points(data: Any, lat: str = "latitude", lon: str = "longitude", label: str 
     sizes = pd.to_numeric(rows[size], errors="coerce") if size and size in rows.columns else None
     labels = [str(v) if label in rows.columns and pd.notna(v) else "" for v in
               (rows[label] if label in rows.columns else [None] * len(rows))]
-    return Points([float(v) for v in lats[ok]], [float(v) for v in lons[ok]], labels,
-                  [None if sizes is None or pd.isna(v) else float(v) for v in (sizes if sizes is not None
-                                                                                else [None] * len(rows))],
+    numbers: list[float | None] = [None] * len(rows)
+    if sizes is not None:
+        numbers = [None if pd.isna(v) else float(v) for v in sizes.tolist()]
+    return Points([float(v) for v in lats[ok].tolist()], [float(v) for v in lons[ok].tolist()], labels, numbers,
                   skipped)
 
 
@@ -337,10 +338,10 @@ def map_holdings(df_or_results: Any, lat: str = "latitude", lon: str = "longitud
             f"<style>.leaflet-container {{ background: {WATER}; }}</style>"), name="water_background")
     for la, lo, text, radius, n in zip(pts.lats, pts.lons, pts.labels, _radii(pts.sizes, 4.0, 20.0), pts.sizes):
         caption = _text(text, n)
-        label = folium.Tooltip(caption, sticky=False, permanent=labels, direction="right", offset=[radius, 0],
+        tip = folium.Tooltip(caption, sticky=False, permanent=labels, direction="right", offset=[radius, 0],
                                className="linkeddata-label") if caption else None
         # no popup offline: folium builds popups with jQuery, which an offline page does not have
-        folium.CircleMarker(location=[la, lo], radius=radius, tooltip=label, popup=caption if online and caption
+        folium.CircleMarker(location=[la, lo], radius=radius, tooltip=tip, popup=caption if online and caption
                             else None, color=CIRCLE, weight=1, fill=True, fill_opacity=0.6,
                             class_name="linkeddata-library").add_to(fmap)
     if pts.lats:
