@@ -336,6 +336,8 @@ def map_holdings(df_or_results: Any, lat: str = "latitude", lon: str = "longitud
             "color": BORDER, "weight": 1.0}).add_to(fmap)
         fmap.get_root().header.add_child(folium.Element(
             f"<style>.leaflet-container {{ background: {WATER}; }}</style>"), name="water_background")
+    fmap.get_root().header.add_child(folium.Element(
+        "<style>.linkeddata-label { font-size: 11px; padding: 1px 5px; }</style>"), name="label_style")
     for la, lo, text, radius, n in zip(pts.lats, pts.lons, pts.labels, _radii(pts.sizes, 4.0, 20.0), pts.sizes):
         caption = _text(text, n)
         tip = folium.Tooltip(caption, sticky=False, permanent=labels, direction="right", offset=[radius, 0],
