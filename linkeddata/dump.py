@@ -17,7 +17,8 @@ format, so that ``linkeddata load`` of the file gives the same graphs again::
 
 Local stores are read through pyoxigraph's serializer, streaming (constant memory);
 a SPARQL server (:class:`~linkeddata.remote.RemoteStore`) is read with one ``SELECT``
-over its named graphs.
+over its named graphs (only those: a server's default graph may be their union, and
+linkeddata keeps every record in a named graph).
 """
 
 from __future__ import annotations
@@ -71,9 +72,6 @@ def _remote_quads(store: Any, graphs: list[str] | None) -> Iterator[ox.Quad]:
                               union=False)
     for row in rows:
         yield ox.Quad(row["s"], row["p"], row["o"], row["g"])
-    if graphs is None:
-        for row in store.remote_query("SELECT ?s ?p ?o WHERE { ?s ?p ?o }", union=False):
-            yield ox.Quad(row["s"], row["p"], row["o"], ox.DefaultGraph())
 
 
 def dump_store(store: Any, output: IO[bytes] | str | os.PathLike[str], *, format: str = "nq",

@@ -65,3 +65,32 @@ def test_dump_errors_are_one_line_and_write_nothing(kg, tmp_path):
     assert result.exit_code == 1 and "no store at" in result.output
     with pytest.raises(InvalidInputError, match="unknown dump format"):
         dump_store(open_store(None), tmp_path / "y", format="ttl")
+
+
+def test_dump_from_a_sparql_server():
+    import io
+    import json
+
+    from linkeddata import serve
+    from linkeddata.errors import ConfigError
+    from linkeddata.records import Record
+
+    try:
+        serve.check_version()
+    except ConfigError as exc:
+        pytest.skip(f"no usable oxigraph server: {exc}")
+    records = [Record(BIB, json.loads((DATA / "record-bib.jsonld").read_text("utf-8"))),
+               Record(HOLD, json.loads((DATA / "record-hold.jsonld").read_text("utf-8")))]
+    local = open_store(None)
+    local.load_records(records)
+    with serve.running_server(None) as running:
+        remote = running.store()
+        remote.load_records(records)
+        out = io.BytesIO()
+        stats = dump_store(remote, out, format="trig", graphs=[BIB])
+        assert stats.graphs == 1 and set(_graphs(out.getvalue(), ox.RdfFormat.TRIG)) == {f"<{BIB}>"}
+        everything = io.BytesIO()
+        dump_store(remote, everything, format="nq")
+    again = open_store(None)
+    again.inner.load(everything.getvalue(), format=ox.RdfFormat.N_QUADS)
+    assert again.canonical_nquads() == local.canonical_nquads()

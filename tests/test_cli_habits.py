@@ -54,3 +54,35 @@ def test_one_meaning_per_short_option_and_per_format_name():
 def test_fetch_profile_has_no_short_option_that_means_param_elsewhere(emu_env):
     result = run("fetch", "k9dt4hbw6p1ncz8", "-p", "sdo")
     assert result.exit_code == 2 and "No such option '-p'" in result.output
+
+
+def test_map_and_acquire_read_standard_input(emu_env, tmp_path):
+    from .conftest import DATA
+
+    doc = (DATA / "record-bib.jsonld").read_text("utf-8")
+    by_file = run("map", str(DATA / "record-bib.jsonld"), "--profile", "sdo")
+    from_stdin = run("map", "-", "--profile", "sdo", input=doc)
+    assert from_stdin.exit_code == 0 and from_stdin.output == by_file.output
+    batch = (DATA / "supplier-batch.xml").read_text("utf-8")
+    result = run("catalogue", "acquire", "-", "--library", "Umu", "-q", input=batch)
+    assert result.exit_code == 0 and "DRY RUN: 2 matched, 1 new, 1 skipped" in result.output
+
+
+def test_create_reads_standard_input_and_bad_json_is_one_line(emu_env):
+    result = run("catalogue", "create", "-", input="not json")
+    assert result.exit_code == 1 and result.output.startswith("Error: standard input: not a JSON-LD document")
+
+
+def test_any_os_error_is_one_line_and_exit_1():
+    from linkeddata.cli.common import LinkedDataGroup
+
+    @click.group(cls=LinkedDataGroup)
+    def group() -> None:
+        pass
+
+    @group.command()
+    def denied() -> None:
+        raise PermissionError(13, "Permission denied", "/etc/shadow")
+
+    result = CliRunner().invoke(group, ["denied"])
+    assert result.exit_code == 1 and result.output == "Error: /etc/shadow: Permission denied\n"

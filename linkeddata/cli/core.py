@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -119,6 +120,16 @@ def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, .
         click.echo(f"map: {drawn.drawn} drawn, {drawn.skipped_rows} without coordinates, in {map_path}", err=True)
 
 
+def _first_sentence(text: str) -> str:
+    """The first sentence of ``text``, not cut at an abbreviation such as "e.g.".
+
+    >>> _first_sentence("Near a point, e.g. Uppsala. More.")
+    'Near a point, e.g. Uppsala.'
+    """
+    match = re.search(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)(?<!\betc)\.(\s|$)", text)
+    return text[:match.start()] + "." if match else text
+
+
 @click.command()
 def queries() -> None:
     """List the bundled queries with their parameters ([optional], name:type) and descriptions."""
@@ -127,7 +138,7 @@ def queries() -> None:
     rows = []
     for q in bundled_queries().values():
         params = " ".join(str(p) for p in q.params.values()) or "-"
-        summary = q.description.split(". ")[0].rstrip(".") + "."
+        summary = _first_sentence(q.description)
         rows.append({"name": q.name, "params": params, "description": summary})
     echo_table(rows)
 

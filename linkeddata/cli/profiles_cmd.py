@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import FormatChoice, get_session, output_option, write_output
+from .common import FormatChoice, get_session, output_option, read_input, write_output
 
 
 def profile_to_turtle(mapped: dict[str, Any], profile_iri: str) -> str:
@@ -41,7 +41,7 @@ def profile_to_turtle(mapped: dict[str, Any], profile_iri: str) -> str:
 @click.option("--keep-unmapped", is_flag=True, help="Keep KBV terms that have no mapping (Libris drops them).")
 def map_command(source: str, profile: str, vocab_path: Path | None, fmt: str, output: str | None,
                 keep_unmapped: bool) -> None:
-    """Map a record (a local JSON-LD/Turtle FILE or a Libris ID) to a target vocabulary.
+    """Map a record (a local JSON-LD/Turtle FILE, - for standard input, or a Libris ID) to a target vocabulary.
 
     \b
     Examples:
@@ -54,7 +54,20 @@ def map_command(source: str, profile: str, vocab_path: Path | None, fmt: str, ou
     iri = resolve_profile(profile)
     session = get_session()
     vocab = load_vocab(vocab_path) if vocab_path else load_vocab(session=session)
-    if Path(source).is_file():
+    if source == "-":  # a JSON-LD or Turtle document on standard input
+        from ..errors import ParseError
+        from ..records import Record
+
+        text = read_input("-")
+        if text.lstrip().startswith(("{", "[")):
+            try:
+                document: Any = json.loads(text)
+            except ValueError as exc:
+                raise ParseError(f"standard input: not JSON-LD ({exc})") from exc
+        else:
+            document = Record("standard input", text.encode("utf-8"), media_type="text/turtle")
+        mapped = map_document(document, iri, vocab=vocab, drop_unmapped=not keep_unmapped)
+    elif Path(source).is_file():
         mapped = map_document(source, iri, vocab=vocab, drop_unmapped=not keep_unmapped)
     else:
         from ..libris.read import fetch_record

@@ -13,8 +13,8 @@ command replaced it (see :class:`linkeddata.cli.common.LinkedDataGroup`).
 from __future__ import annotations
 
 import json
+import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -174,7 +174,7 @@ def _commands(group: click.Group) -> None:
         write_output(output, data)
 
     @group.command("acquire")
-    @click.argument("batch", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.argument("batch", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
     @click.option("--library", "library", required=True, metavar="SIGEL", help="The ordering library's sigel.")
     @click.option("--dry-run/--no-dry-run", default=True, show_default=True,
                   help="Only report what would be done.")
@@ -182,9 +182,9 @@ def _commands(group: click.Group) -> None:
     @click.option("--all-records", is_flag=True, help="Also records whose batch holdings name other libraries.")
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
     @quiet_option
-    def acquire_cmd(batch: Path, library: str, dry_run: bool, create_new: bool, all_records: bool, as_json: bool,
+    def acquire_cmd(batch: str, library: str, dry_run: bool, create_new: bool, all_records: bool, as_json: bool,
                     quiet: bool) -> None:
-        """Supplier acquisition routine: match a MARCXML BATCH on ISBN and add LIBRARY's holdings."""
+        """Supplier acquisition routine: match a MARCXML BATCH (- for standard input) on ISBN and add LIBRARY's holdings."""
         from ..libris import marc
 
         session = get_session()
@@ -192,7 +192,7 @@ def _commands(group: click.Group) -> None:
         if not dry_run:
             _announce_write(f"adding holdings of {library}")
         with progress_bar(quiet, desc="acquire", unit="rec") as bar:
-            report = marc.acquire(batch, library, dry_run=dry_run, create_new=create_new,
+            report = marc.acquire(sys.stdin.buffer.read() if batch == "-" else batch, library, dry_run=dry_run, create_new=create_new,
                                   only_listed=not all_records, auth=auth, session=session,
                                   progress=lambda n: bar.update(n - bar.n))
         if as_json:
