@@ -291,9 +291,9 @@ def bind(params: Mapping[str, Any] | None, query: str | None = None, *, name: st
     A query whose header declares parameters (``# @param NAME TYPE [required] …``) accepts
     exactly those: an unknown name or a missing required one is a :class:`QueryError`, and
     each value must fit its type. A query without declarations accepts only the names of
-    variables it uses.
+    variables it uses. A ``None`` value leaves its variable unbound.
     """
-    params = {k.lstrip("?$"): v for k, v in (params or {}).items()}
+    params = {k.lstrip("?$"): v for k, v in (params or {}).items() if v is not None}  # None: left unbound
     if query is None:
         return {ox.Variable(k): to_term(v) for k, v in params.items()}
     label = f"query {name}" if name else "the query"
@@ -430,14 +430,15 @@ def format_results(results: Any, fmt: str = "table", *, nl: bool = False) -> str
             header, data = term_rows(results)
             return _table(header, [[str(v) for v in row] for row in data])
         rdf_format = ox.RdfFormat.N_TRIPLES if fmt == "nt" else ox.RdfFormat.TURTLE
-        return ox.serialize(results, format=rdf_format, prefixes=PREFIXES if fmt == "ttl" else None).decode("utf-8")
+        serialized = ox.serialize(results, format=rdf_format, prefixes=PREFIXES if fmt == "ttl" else None)
+        return (serialized or b"").decode("utf-8")
     if fmt not in OUTPUT_FORMATS:
         raise QueryError(f"unknown output format {fmt!r}; one of {', '.join(OUTPUT_FORMATS)}")
     if fmt in ("sparql-json", "sparql-xml"):
         wire = ox.QueryResultsFormat.JSON if fmt == "sparql-json" else ox.QueryResultsFormat.XML
-        return results.serialize(format=wire).decode("utf-8")
+        return str(results.serialize(format=wire).decode("utf-8"))
     if fmt == "tsv" and not isinstance(results, ox.QueryBoolean):
-        return results.serialize(format=ox.QueryResultsFormat.TSV).decode("utf-8")
+        return str(results.serialize(format=ox.QueryResultsFormat.TSV).decode("utf-8"))
     if fmt == "json":
         header, data = term_rows(results)
         objects = [{h: v if isinstance(v, bool) else json_value(v) for h, v in zip(header, row)} for row in data]

@@ -190,6 +190,13 @@ def test_bad_parameters_are_errors(store, name, params, message):
     assert message in str(info.value)
 
 
+def test_none_leaves_a_parameter_unbound(store):
+    assert results_to_records(run_query(store, "holdings-of", {"instance": None})) == results_to_records(
+        run_query(store, "holdings-of"))
+    with pytest.raises(QueryError, match="needs --param lat"):
+        run_query(store, "libraries-near", {"lat": None, "long": 18, "km": 5})
+
+
 def test_a_libris_id_expands_to_its_thing_iri(store):
     by_iri = results_to_records(run_query(store, "holdings-of", {"instance": BIB + "#it"}))
     assert by_iri and results_to_records(run_query(store, "holdings-of", {"instance": "t7bk2vz9m4hq8wx"})) == by_iri

@@ -137,7 +137,7 @@ FORMAT_ALIASES: dict[str, str] = {
 }
 
 
-class FormatChoice(click.Choice):
+class FormatChoice(click.Choice):  # type: ignore[type-arg]  # generic in click 8.2 only
     """A ``--format`` choice that also takes the usual other spellings (``turtle`` for ``ttl``…)."""
 
     def __init__(self, choices: list[str] | tuple[str, ...]):
@@ -151,7 +151,7 @@ class FormatChoice(click.Choice):
         return super().convert(value, param, ctx)
 
 
-class StoreParam(click.ParamType):
+class StoreParam(click.ParamType):  # type: ignore[type-arg]  # generic in click 8.2 only
     """A store folder (as a Path) or a SPARQL server URL (kept as text)."""
 
     name = "store"

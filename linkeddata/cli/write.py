@@ -192,7 +192,8 @@ def _commands(group: click.Group) -> None:
         if not dry_run:
             _announce_write(f"adding holdings of {library}")
         with progress_bar(quiet, desc="acquire", unit="rec") as bar:
-            report = marc.acquire(sys.stdin.buffer.read() if batch == "-" else batch, library, dry_run=dry_run, create_new=create_new,
+            source: Any = sys.stdin.buffer.read() if batch == "-" else batch  # read_marc takes bytes too
+            report = marc.acquire(source, library, dry_run=dry_run, create_new=create_new,
                                   only_listed=not all_records, auth=auth, session=session,
                                   progress=lambda n: bar.update(n - bar.n))
         if as_json:
