@@ -3,10 +3,10 @@
 The order, lowest first (issue 12)::
 
     core     errors, config, http, records, auth, resources, tables, progress
-    rdf      jsonld, profiles (RDF formats)
+    rdf      jsonld, readers, profiles (RDF formats)
     clients  libris/, organisations/
-    store    the Store protocol, local and remote stores, queries, sources
-    jobs     harvest, checkpoints, sync, build
+    store    the Store protocol, local and remote stores, queries, sources, dump
+    jobs     checkpoints, harvest, sync, build (and its config)
     front    cli/, notebook, serve, the package's lazy API (``linkeddata/__init__``)
     testing  the emulator, linkeddata.testing (and demo data)
 
@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("rdf", ["jsonld", "readers", "profiles", "formats"]),
     ("clients", ["libris", "organisations"]),
     ("store", ["store_protocol", "store", "remote", "query", "sources", "dump"]),
-    ("jobs", ["checkpoints", "harvest", "sync", "build"]),
+    ("jobs", ["checkpoints", "harvest", "sync", "buildconfig", "build"]),
     ("front", ["", "__main__", "cli", "notebook", "serve"]),
     ("testing", ["emulator", "testing", "demo"]),
 ]
@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, list[str]]] = [
 #: Modules outside ``testing`` that may import it: they exist to run the emulator for users.
 DEMO: dict[str, str] = {
     "linkeddata.cli.emulator": "the `linkeddata emulator` command serves the emulator",
+    "linkeddata": "the public API re-exports Emulator (ld.Emulator), imported on first use",
 }
 
 #: Violations of today's code: (importer, imported, why). A name covers its submodules.

@@ -88,3 +88,16 @@ def test_run_query_sends_remote_stores_their_own_query(monkeypatch):
     monkeypatch.setattr(remote, "remote_query", lambda text, params=None, union=True: calls.append((text, params, union)))
     run_query(remote, "holdings-by-library", {"isil": "SE-S"}, union=False)
     assert len(calls) == 1 and "SELECT" in calls[0][0] and calls[0][1:] == ({"isil": "SE-S"}, False)
+
+
+def test_notebook_interop_takes_the_remote_path_by_capability(monkeypatch):
+    from linkeddata.notebook.interop import from_rdflib, to_rdflib
+
+    remote = RemoteStore("http://127.0.0.1:9")
+    sent = []
+    monkeypatch.setattr(remote, "append_quads", lambda quads: sent.extend(quads) or len(quads))
+    monkeypatch.setattr(remote, "dump", lambda output, format=None: output.write(
+        b'<http://example.org/s> <http://example.org/p> "o" <http://example.org/g> .\n'))
+    dataset = to_rdflib(remote)
+    assert len(dataset) == 1
+    assert from_rdflib(dataset, remote) == 1 and [str(q.graph_name) for q in sent] == ["<http://example.org/g>"]

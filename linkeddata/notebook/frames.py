@@ -447,9 +447,10 @@ def frame_instances(store_or_docs: Any, backend: str = "pandas") -> Any:
         JSON-LD documents) which are loaded into a temporary in-memory store first.
     """
     from ..records import Record
-    from ..store import LocalStore, open_store
+    from ..store import open_store
+    from ..store_protocol import Store
 
-    if isinstance(store_or_docs, (LocalStore, ox.Store, str, Path)) or hasattr(store_or_docs, "remote_query"):
+    if isinstance(store_or_docs, (Store, ox.Store, str, Path)):
         store = open_for_query(store_or_docs)
     else:
         docs = [store_or_docs] if isinstance(store_or_docs, (Mapping, Record)) else list(store_or_docs)

@@ -7,6 +7,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from ..errors import LinkedDataError
+from ..store_protocol import Store
 from .frames import _require
 
 def to_rdflib(store: Any) -> Any:
@@ -17,7 +18,7 @@ def to_rdflib(store: Any) -> Any:
     dataset is downloaded) the quads are copied through N-Quads.
     """
     rdflib = _require("rdflib", "rdflib")
-    if hasattr(store, "remote_query"):  # a RemoteStore: the server's dataset, as N-Quads
+    if isinstance(store, Store) and store.capabilities.remote:  # the server's dataset, as N-Quads
         import io
 
         buffer = io.BytesIO()
@@ -61,7 +62,7 @@ def from_rdflib(graph_or_dataset: Any, store: Any, graph: str | None = None) -> 
     if graph is not None:
         target: Any = ox.NamedNode(graph)
         quads = [ox.Quad(q.subject, q.predicate, q.object, target) for q in quads]
-    if hasattr(store, "remote_query"):  # a RemoteStore: one SPARQL update (counts quads sent)
+    if isinstance(store, Store) and store.capabilities.remote:  # one SPARQL update (counts quads sent)
         return int(store.append_quads(quads))
     before = len(inner)
     inner.extend(quads)
