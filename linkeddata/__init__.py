@@ -11,7 +11,7 @@ The names below are the public API; each is imported on first use.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .__about__ import __version__
 from .errors import (
@@ -37,50 +37,6 @@ from .records import Record
 
 # Eager: a lazy name equal to a submodule's would turn into the module once anything imports it.
 from .progress import progress
-
-if TYPE_CHECKING:  # the lazy names below, for type checkers (tests/test_api.py keeps the two in step)
-    from .http import make_session as make_session
-    from .config import service_url as service_url
-    from .store import open_store as open_store
-    from .store import LocalStore as LocalStore
-    from .remote import RemoteStore as RemoteStore
-    from .store_protocol import Store as Store
-    from .store_protocol import StoreCapabilities as StoreCapabilities
-    from .store import LoadStats as LoadStats
-    from .sources import load_sources as load_sources
-    from .query import run_query as run_query
-    from .query import bundled_queries as bundled_queries
-    from .query import format_results as format_results
-    from .jsonld import expand as expand
-    from .jsonld import compact as compact
-    from .jsonld import frame as frame
-    from .jsonld import to_nquads as to_nquads
-    from .jsonld import kbv_context as kbv_context
-    from .jsonld import make_document_loader as make_document_loader
-    from .profiles import map_to_profile as map_to_profile
-    from .profiles import resolve_profile as resolve_profile
-    from .libris.read import fetch_record as fetch_record
-    from .libris.find import iter_find as iter_find
-    from .libris.oaipmh import OAIClient as OAIClient
-    from .libris.changes import iter_changes as iter_changes
-    from .organisations.isil import search_organisations as search_organisations
-    from .organisations.isil import get_organisation as get_organisation
-    from .organisations.isil import validate_isil as validate_isil
-    from .organisations.bibdb import iter_libraries as iter_libraries
-    from .organisations.bibdb import get_library as get_library
-    from .organisations.model import organisation_records as organisation_records
-    from .build import run_build as run_build
-    from .build import load_config as load_config
-    from .build import run_demo as run_demo
-    from .harvest import harvest_find as harvest_find
-    from .harvest import harvest_oai as harvest_oai
-    from .harvest import harvest_changes as harvest_changes
-    from .emulator import Emulator as Emulator
-    from .notebook import to_dataframe as to_dataframe
-    from .notebook import query_df as query_df
-    from .notebook import frame_instances as frame_instances
-    from .notebook import to_rdflib as to_rdflib
-    from .notebook import from_rdflib as from_rdflib
 
 _LAZY: dict[str, str] = {
     # HTTP and configuration

@@ -42,7 +42,6 @@ LAYERS: list[tuple[str, list[str]]] = [
 #: Modules outside ``testing`` that may import it: they exist to run the emulator for users.
 DEMO: dict[str, str] = {
     "linkeddata.cli.emulator": "the `linkeddata emulator` command serves the emulator",
-    "linkeddata": "the public API re-exports Emulator (ld.Emulator), imported on first use",
 }
 
 #: Violations of today's code: (importer, imported, why). A name covers its submodules.
