@@ -3,10 +3,10 @@
 The order, lowest first (issue 12)::
 
     core     errors, config, http, records, auth, resources, tables, progress
-    rdf      jsonld, readers, profiles (RDF formats)
+    rdf      jsonld, profiles (RDF formats)
     clients  libris/, organisations/
-    store    the Store protocol, local and remote stores, queries, sources, dump
-    jobs     checkpoints, harvest, sync, build (and its config)
+    store    the Store protocol, local and remote stores, queries, sources
+    jobs     harvest, checkpoints, sync, build
     front    cli/, notebook, serve, the package's lazy API (``linkeddata/__init__``)
     testing  the emulator, linkeddata.testing (and demo data)
 
@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("rdf", ["jsonld", "readers", "profiles", "formats"]),
     ("clients", ["libris", "organisations"]),
     ("store", ["store_protocol", "store", "remote", "query", "sources", "dump"]),
-    ("jobs", ["checkpoints", "harvest", "sync", "buildconfig", "build"]),
+    ("jobs", ["checkpoints", "harvest", "sync", "build"]),
     ("front", ["", "__main__", "cli", "notebook", "serve"]),
     ("testing", ["emulator", "testing", "demo"]),
 ]
