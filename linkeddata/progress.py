@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from .errors import InvalidInputError
+
 #: What the library's long jobs accept as ``progress=``: called with the number of items just done.
 ProgressCallback = Callable[[int], None]
 
@@ -85,7 +87,7 @@ class Progress:
     def __init__(self, desc: str = "", total: int | None = None, unit: str = "record", *,
                  display: str = "auto", file: IO[str] | None = None, interval: float = 0.2):
         if display not in DISPLAYS:
-            raise ValueError(f"display must be one of {', '.join(DISPLAYS)}, not {display!r}")
+            raise InvalidInputError(f"display must be one of {', '.join(DISPLAYS)}, not {display!r}")
         self.desc, self.total, self.unit, self.interval = desc, total, unit, interval
         self.n = 0
         self.file = file if file is not None else sys.stderr

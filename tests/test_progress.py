@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from linkeddata.errors import InvalidInputError
 from linkeddata.progress import Progress, format_line, progress
 
 
@@ -47,7 +48,7 @@ def test_disabled_and_bad_display():
     with progress("x", file=out, disable=True) as report:
         report(5)
     assert out.getvalue() == "" and report.n == 5
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInputError, match="display must be one of auto, widget"):
         Progress("x", display="fancy")
 
 
