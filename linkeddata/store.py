@@ -29,7 +29,9 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 import re
+import shutil
 import logging
 import threading
 import time
@@ -40,6 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from . import jsonld
 from .errors import JsonLdError, LinkedDataError, ParseError, StoreBusyError, StoreError, StoreLockedError
@@ -197,6 +204,9 @@ class RecordLoader:
     def flush(self) -> None:
         """Make written batches durable (no-op where the store does it itself)."""
 
+    def publish_snapshot(self, force: bool = False) -> None:
+        """Let readers in other processes see what is written so far (no-op where not needed)."""
+
     def load_records(
         self,
         records: Iterable[Record],
@@ -252,6 +262,8 @@ class RecordLoader:
                     on_batch(stats)
                 if progress is not None:
                     progress(len(batch))
+        if not check_only:
+            self.publish_snapshot(force=True)
         return total
 
     def load_file(
@@ -393,6 +405,8 @@ class LocalStore(RecordLoader):
         self.path = path
         self.read_only = read_only
         self._write_lock = threading.RLock()
+        self._published = 0.0
+        self._snapshots = 0
 
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "memory"
@@ -408,6 +422,40 @@ class LocalStore(RecordLoader):
     def flush(self) -> None:
         if self.path is not None and not self.read_only:
             self.inner.flush()
+            self.publish_snapshot()
+
+    def publish_snapshot(self, force: bool = False) -> None:
+        """Publish a consistent snapshot (a RocksDB checkpoint: hard links, milliseconds)
+        that read-only openings in other processes use while this process writes.
+
+        RocksDB's read-only opening of files a live writer flushes and compacts is not
+        consistent (it failed with "Corruption: … .sst: No such file", and once saw
+        a state whose query grew to 23 GB); a checkpoint is. Published at most every
+        :data:`SNAPSHOT_INTERVAL` seconds unless ``force``; only the newest two are kept.
+        """
+        if self.path is None or self.read_only:
+            return
+        now = time.monotonic()
+        if not force and now - self._published < SNAPSHOT_INTERVAL:
+            return
+        root = self.path / SNAPSHOTS
+        self._snapshots += 1
+        name = f"{os.getpid()}-{self._snapshots}"
+        try:
+            root.mkdir(exist_ok=True)
+            with self._write_lock:
+                self.inner.backup(str(root / name))
+            pointer = root / f"CURRENT.{os.getpid()}"
+            pointer.write_text(name, "utf-8")
+            os.replace(pointer, root / "CURRENT")
+        except (OSError, RuntimeError) as exc:
+            log.warning("could not publish a snapshot of %s for readers: %s", self.path, _first_line(exc))
+            return
+        self._published = time.monotonic()
+        keep = {name, f"{os.getpid()}-{self._snapshots - 1}"}
+        for old in root.iterdir():
+            if old.is_dir() and old.name not in keep:
+                shutil.rmtree(old, ignore_errors=True)
 
     def close(self) -> None:
         """Flush and forget this store, releasing its lock once no other reference holds it."""
@@ -685,7 +733,10 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Local
                     "open it read-only to query it meanwhile") from exc
             raise StoreError(f"cannot open store {path}: {_first_line(exc)}") from exc
         _remove_orphans(resolved)
+        shutil.rmtree(resolved / SNAPSHOTS, ignore_errors=True)  # of an earlier writer: stale
+        _written_here.add(resolved)
         store = LocalStore(inner, resolved)
+        store.publish_snapshot(force=True)
         _open_stores[resolved] = store
         return store
 
@@ -694,32 +745,75 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Local
 #: changes the store's files under it.
 READ_ONLY_ATTEMPTS = 8
 READ_ONLY_PATIENCE = 3.0
+#: Where a writing process publishes snapshots for readers (inside the store directory).
+SNAPSHOTS = "linkeddata-snapshots"
+#: Seconds between two published snapshots while a load writes.
+SNAPSHOT_INTERVAL = 1.0
+#: Stores this process has opened for writing (their lock must not be probed from here).
+_written_here: set[Path] = set()
 
 
 def _open_read_only(resolved: Path, path: str | Path) -> ox.Store:
-    """A read-only snapshot of a store another process may be writing.
+    """A consistent read-only view of a store, whether or not another process writes it.
 
-    RocksDB's read-only opening reads the list of table files, then opens them; a
-    writer compacting meanwhile deletes some of them, and the opening fails with
-    "Corruption: … .sst: No such file". Once open, the files it holds stay readable
-    (the snapshot is consistent), so the opening is retried; after
-    :data:`READ_ONLY_ATTEMPTS` it gives up with :class:`StoreBusyError`.
+    No writer: the store itself. A writer (it holds the store's lock): the newest
+    snapshot it published (:meth:`LocalStore.publish_snapshot`). RocksDB's read-only
+    opening of live files can fail ("Corruption: … .sst: No such file") when a writer
+    compacts meanwhile, so openings are retried; after :data:`READ_ONLY_ATTEMPTS`, or
+    when a writer publishes no snapshot, :class:`StoreBusyError` says to retry.
     """
     deadline = time.monotonic() + READ_ONLY_PATIENCE
+    problem = "it changed while it was opened"
     for attempt in range(1, READ_ONLY_ATTEMPTS + 1):
-        try:
-            return ox.Store.read_only(str(resolved))
-        except (OSError, RuntimeError) as exc:
-            text = str(exc)
-            racing = "No such file" in text or "Corruption" in text
-            if not racing:
-                raise StoreError(f"cannot open {path} read-only: {_first_line(exc)}") from exc
-            if attempt == READ_ONLY_ATTEMPTS or time.monotonic() > deadline:
-                raise StoreBusyError(f"store {path} is being written by another process and changed while it "
-                                     "was opened; retry") from exc
-            log.debug("store %s changed while opening read-only (attempt %d): %s", path, attempt, _first_line(exc))
-            time.sleep(0.02 * attempt)
-    raise AssertionError("unreachable")
+        target = resolved
+        if _writer_active(resolved):
+            snapshot = _current_snapshot(resolved)
+            if snapshot is None:
+                problem = "no snapshot of it is published yet"
+                target = None  # type: ignore[assignment]
+            else:
+                target = snapshot
+        if target is not None:
+            try:
+                return ox.Store.read_only(str(target))
+            except (OSError, RuntimeError) as exc:
+                text = str(exc)
+                if "No such file" not in text and "Corruption" not in text:
+                    raise StoreError(f"cannot open {path} read-only: {_first_line(exc)}") from exc
+                log.debug("store %s changed while opening read-only (attempt %d): %s", path, attempt,
+                          _first_line(exc))
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02 * attempt)
+    raise StoreBusyError(f"store {path} is being written by another process ({problem}); retry")
+
+
+def _writer_active(resolved: Path) -> bool:
+    """Whether a process holds the store's write lock (RocksDB's ``fcntl`` lock on ``LOCK``)."""
+    if resolved in _written_here:  # closing a descriptor of LOCK here would drop our own lock
+        return True
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(resolved / "LOCK", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _current_snapshot(resolved: Path) -> Path | None:
+    try:
+        name = (resolved / SNAPSHOTS / "CURRENT").read_text("utf-8").strip()
+    except OSError:
+        return None
+    snapshot = resolved / SNAPSHOTS / name
+    return snapshot if name and snapshot.is_dir() else None
 
 
 def _remove_orphans(resolved: Path) -> None:

@@ -369,6 +369,61 @@ def test_triples_per_second_leaves_out_fetch_time(emulator, session):
 
 # ------------------------------------------------------------------ concurrent readers, crash leftovers
 
+READER = textwrap.dedent("""
+    import json, resource, sys, time
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a runaway query must not take the machine
+    from linkeddata.errors import LinkedDataError
+    from linkeddata.store import open_store
+    path, wanted, per_graph = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    done = busy = torn = 0
+    deadline = time.monotonic() + 90
+    while done + busy < wanted and time.monotonic() < deadline:
+        try:
+            store = open_store(path, read_only=True)
+            rows = store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+            counts = [int(r["n"].value) for r in rows]
+            torn += sum(1 for n in counts if n != per_graph)
+            done += 1
+            del store, rows
+        except LinkedDataError as exc:
+            busy += 1
+            assert "\\n" not in str(exc)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(json.dumps({"done": done, "busy": busy, "torn": torn, "peak_mb": peak}))
+""")
+
+
+def test_queries_during_a_load_see_whole_records_or_a_one_line_retry(tmp_path):
+    path = tmp_path / "kg"
+    store = open_store(path)
+    probe = open_store(None)
+    probe.load_records([Record(f"{BASE}rec0", record(0))])
+    per_graph = len(probe)
+    store.load_records([Record(f"{BASE}w{i}", record(f"w{i}")) for i in range(50)])
+    store.flush()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(path), "500", str(per_graph)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    n = 50
+    deadline = time.monotonic() + 100
+    while reader.poll() is None and time.monotonic() < deadline:
+        batch = [Record(f"{BASE}w{i}", record(f"w{i}")) for i in range(n, n + 20)]
+        store.load_records(batch)  # new graphs (bulk writer), flushed
+        store.load_records(batch[:5])  # replaced graphs (transactional)
+        n += 20
+        if n % 400 == 0:
+            store.optimize()
+    out, err = reader.communicate(timeout=30)
+    store.close()
+    assert reader.returncode == 0, err.decode()[-2000:]
+    assert b"Traceback" not in err
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    print("concurrent readers:", result)
+    assert result["done"] + result["busy"] >= 500 and result["done"] >= 400, result
+    assert result["torn"] == 0, result
+    assert result["peak_mb"] < 500, result
+
+
 def test_orphan_bulk_files_of_a_killed_load_are_removed_on_next_open(tmp_path):
     path = tmp_path / "kg"
     nq = tmp_path / "big.nq"
