@@ -13,6 +13,15 @@ Scenarios (corpora come from the emulator's record generator, ``Corpus(size=N)``
 * ``harvest``      ``harvest_find(full=True)`` against ``Emulator(latency=0.05)``, concurrency 1 vs 4
 * ``query``        bundled join queries: local store vs rdflib over the same quads
 * ``cache``        a repeated fetch loop with a cold vs a warm HTTP cache
+* ``file-linkeddata``  ``linkeddata load`` of ONE JSON-LD document of N records (named graph per
+                   record, ``@context`` by URL), a whole process (start-up included)
+* ``file-flat``    the same records as one flat ``@graph``
+* ``file-oxigraph``    the Oxigraph CLI's ``oxigraph load`` of the same quads as N-Quads (made by
+                   pyoxigraph's own JSON-LD parser, not by linkeddata)
+* ``file-rdflib``  rdflib's own JSON-LD parser on the document (at most 20,000 records)
+
+For the ``file-*`` scenarios a size is a number of records (for the others, the number of
+generated bibliographic records, each with 1-3 holdings).
 """
 
 from __future__ import annotations
@@ -25,4 +34,7 @@ TARGETS = {
     "peak RSS MB": 500.0,  # upper bound
     "harvest c4 vs c1": 3.0,
     "query vs rdflib": 20.0,
+    "load file vs oxigraph CLI": 0.7,
+    "load file vs rdflib": 4.0,
+    "memory 10x records (file)": 1.3,  # upper bound on the RSS growth factor
 }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import resource
@@ -206,6 +208,262 @@ def scenario_cache(size: int, workdir: Path) -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------------------ one large JSON-LD file (issue 18)
+
+#: Records rdflib's JSON-LD parser is given at most (it needs about 90 KB of memory per record).
+RDFLIB_MAX = 20_000
+KBV_CONTEXT_URL = "https://id.kb.se/context.jsonld"
+_DOC_HEAD = '{"@context": "%s", "@graph": [\n' % KBV_CONTEXT_URL
+
+
+def _generated_records(count: int) -> Iterator[tuple[str, list[Any]]]:
+    """``count`` generated records (bibliographic and holdings), as (record IRI, nodes), in chunks
+    of the emulator's generator with one seed each (so 1,000,000 records never sit in memory)."""
+    from linkeddata.emulator.corpus import Corpus
+    from linkeddata.jsonld import record_iri_of
+
+    seen: set[str] = set()
+    seed = 0
+    while len(seen) < count:
+        seed += 1
+        corpus = Corpus(size=min(20_000, max(50, (count - len(seen)) // 2)), seed=1000 + seed)
+        for doc in corpus.records.values():
+            iri = record_iri_of(doc)
+            if iri is None or iri in seen or not isinstance(doc.get("@graph"), list):
+                continue
+            seen.add(iri)
+            yield iri, doc["@graph"]
+            if len(seen) >= count:
+                return
+        del corpus
+
+
+def _document(size: int, workdir: Path, flat: bool = False) -> Path:
+    """One JSON-LD document of ``size`` records, ``@context`` by its published URL, one named
+    graph per record (``flat``: the records' nodes side by side in one ``@graph``).
+
+    The same records also go to ``doc-N.nq`` as N-Quads, converted by pyoxigraph's own
+    JSON-LD parser (a few hundred records at a time, with the context inline), not by
+    linkeddata's loader: the Oxigraph CLI then loads the same quads."""
+    import pyoxigraph as ox
+
+    from linkeddata.jsonld import kbv_context
+
+    path = workdir / f"doc-{size}{'-flat' if flat else ''}.jsonld"
+    if path.exists():
+        return path
+    nq = workdir / f"doc-{size}.nq"
+    tmp, nq_tmp = path.with_suffix(".jsonld-tmp"), nq.with_suffix(".nq-tmp")
+    context = json.dumps(kbv_context(), ensure_ascii=False)
+    chunk: list[str] = []
+
+    def convert(out: Any) -> None:
+        text = '{"@context": ' + context + ', "@graph": [' + ",".join(chunk) + "]}"
+        ox.serialize(ox.parse(text.encode("utf-8"), format=ox.RdfFormat.JSON_LD), out, format=ox.RdfFormat.N_QUADS)
+        chunk.clear()
+
+    with tmp.open("w", encoding="utf-8") as out, contextlib.ExitStack() as stack:
+        nq_out = None if flat or nq.exists() else stack.enter_context(nq_tmp.open("wb"))
+        out.write(_DOC_HEAD)
+        for number, (iri, nodes) in enumerate(_generated_records(size)):
+            if number:
+                out.write(",\n")
+            graph = json.dumps({"@id": iri, "@graph": nodes}, ensure_ascii=False)
+            if flat:
+                out.write(",\n".join(json.dumps(node, ensure_ascii=False) for node in nodes))
+            else:
+                out.write(graph)
+            if nq_out is not None:
+                chunk.append(graph)
+                if len(chunk) >= 500:
+                    convert(nq_out)
+        out.write("\n]}\n")
+        if nq_out is not None and chunk:
+            convert(nq_out)
+    tmp.rename(path)
+    if nq_tmp.exists():
+        nq_tmp.rename(nq)
+    return path
+
+
+def _document_nquads(size: int, workdir: Path) -> Path:
+    """The N-Quads made with the document (see :func:`_document`)."""
+    path = workdir / f"doc-{size}.nq"
+    if not path.exists():
+        (workdir / f"doc-{size}.jsonld").unlink(missing_ok=True)
+        _document(size, workdir)
+    return path
+
+
+class _InlineContext(io.RawIOBase):
+    """The document with its ``@context`` URL replaced by the (pinned, repaired) KBV context."""
+
+    def __init__(self, path: Path):
+        from linkeddata.jsonld import kbv_context
+
+        self.head = ('{"@context": ' + json.dumps(kbv_context(), ensure_ascii=False) + ', "@graph": [\n').encode()
+        self.handle = path.open("rb")
+        assert self.handle.read(len(_DOC_HEAD)) == _DOC_HEAD.encode()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        if self.head:
+            chunk, self.head = self.head[:len(target)], self.head[len(target):]
+        else:
+            chunk = self.handle.read(len(target))
+        target[:len(chunk)] = chunk
+        return len(chunk)
+
+
+def _inline_document(size: int, workdir: Path) -> Path:
+    """The document with the context inline (rdflib would fetch the URL)."""
+    path = workdir / f"doc-{size}-inline.jsonld"
+    if not path.exists():
+        with io.BufferedReader(_InlineContext(_document(size, workdir)), 1 << 20) as source, \
+                path.with_suffix(".tmp").open("wb") as out:
+            while chunk := source.read(1 << 20):
+                out.write(chunk)
+        path.with_suffix(".tmp").rename(path)
+    return path
+
+
+def _run_measured(cmd: list[str], timeout: float = 3600) -> dict[str, Any]:
+    """Run a command; its wall-clock seconds (start-up included), peak RSS and output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return {"seconds": seconds, "rss_mb": usage.ru_maxrss / 1024.0, "exit": proc.returncode,
+                "stdout": out.read().decode("utf-8", "replace"), "stderr": err.read().decode("utf-8", "replace")}
+
+
+def _disk_mb(path: Path) -> float:
+    """Size of a store on disk (hard-linked files, as in snapshots, counted once)."""
+    sizes = {(st.st_dev, st.st_ino): st.st_size for st in (f.stat() for f in path.rglob("*") if f.is_file())}
+    return sum(sizes.values()) / 1e6
+
+
+def _stored_quads(path: Path) -> int:
+    import pyoxigraph as ox
+
+    return len(ox.Store.read_only(str(path)))
+
+
+def _prepare_file(size: int, workdir: Path) -> dict[str, Any]:
+    doc = _document(size, workdir)
+    nq = _document_nquads(size, workdir)
+    return {"doc_bytes": doc.stat().st_size, "nquads_bytes": nq.stat().st_size}
+
+
+def _linkeddata_file(size: int, workdir: Path, flat: bool) -> dict[str, Any]:
+    doc = _document(size, workdir, flat=flat)
+    with tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
+        run = _run_measured([sys.executable, "-m", "linkeddata", "load", str(doc), "--store", f"{tmp}/kg", "-q"])
+        if run["exit"] != 0:
+            return {"error": f"linkeddata load exit {run['exit']}: {run['stderr'].strip()[-300:]}"}
+        triples = _stored_quads(Path(tmp) / "kg")
+        disk = _disk_mb(Path(tmp) / "kg")
+    return {"records": size, "triples": triples, "seconds": run["seconds"], "rss_mb": run["rss_mb"],
+            "disk_mb": disk, "summary": run["stdout"].strip()}
+
+
+def scenario_file_linkeddata(size: int, workdir: Path) -> dict[str, Any]:
+    """``linkeddata load doc.jsonld`` (one named graph per record), a whole process."""
+    return _linkeddata_file(size, workdir, flat=False)
+
+
+def scenario_file_flat(size: int, workdir: Path) -> dict[str, Any]:
+    """``linkeddata load`` of the same records as one flat ``@graph``."""
+    return _linkeddata_file(size, workdir, flat=True)
+
+
+def scenario_file_oxigraph(size: int, workdir: Path) -> dict[str, Any]:
+    """The Oxigraph CLI's ``oxigraph load`` of the same quads as N-Quads, a whole process."""
+    import shutil
+
+    nq = _document_nquads(size, workdir)
+    cli = shutil.which("oxigraph") or str(Path(sys.executable).with_name("oxigraph"))
+    if not Path(cli).exists():
+        return {"error": "no oxigraph CLI (pip install 'linkeddata[server]')"}
+    with tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
+        run = _run_measured([cli, "load", "--location", f"{tmp}/kg", "--file", str(nq)])
+        if run["exit"] != 0:
+            return {"error": f"oxigraph load exit {run['exit']}: {run['stderr'].strip()[-300:]}"}
+        triples = _stored_quads(Path(tmp) / "kg")
+        disk = _disk_mb(Path(tmp) / "kg")
+    return {"triples": triples, "seconds": run["seconds"], "rss_mb": run["rss_mb"], "disk_mb": disk}
+
+
+RDFLIB_CHILD = """
+import sys, rdflib
+dataset = rdflib.Dataset()
+dataset.parse(sys.argv[1], format="json-ld")
+print(sum(1 for _ in dataset.quads((None, None, None, None))))
+"""
+
+
+def scenario_file_rdflib(size: int, workdir: Path) -> dict[str, Any]:
+    """rdflib's own JSON-LD parser on the document (at most :data:`RDFLIB_MAX` records), a whole process;
+    its linkeddata counterpart is loaded too so the triple counts can be compared."""
+    records = min(size, RDFLIB_MAX)
+    doc = _inline_document(records, workdir)
+    run = _run_measured([sys.executable, "-c", RDFLIB_CHILD, str(doc)])
+    if run["exit"] != 0:
+        return {"error": f"rdflib exit {run['exit']}: {run['stderr'].strip()[-300:]}"}
+    same = _linkeddata_file(records, workdir, flat=False) if records != size else None
+    return {"records": records, "triples": int(run["stdout"].strip().splitlines()[-1]), "seconds": run["seconds"],
+            "rss_mb": run["rss_mb"], "linkeddata_triples": same["triples"] if same else None}
+
+
+def summarise_file(size: int, res: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """Rows for the large-file scenarios (issue 18's targets)."""
+    ld, flat, oxi, rdf = (res.get(n, {}) for n in ("file-linkeddata", "file-flat", "file-oxigraph", "file-rdflib"))
+    for label, r in (("linkeddata load", ld), ("linkeddata load (flat @graph)", flat), ("oxigraph load (N-Quads)", oxi),
+                     ("rdflib JSON-LD parser", rdf)):
+        if "seconds" in r:
+            note = f"{r['triples']:,} triples, peak RSS {r['rss_mb']:.0f} MB"
+            if "disk_mb" in r:
+                note += f", store {r['disk_mb']:.0f} MB"
+            if label.startswith("rdflib") and r["records"] != size:
+                note += f", first {r['records']:,} records"
+            _row(rows, size, f"{label} s", f"{r['seconds']:.1f}", note=note)
+    if "seconds" in ld and "seconds" in oxi:
+        ratio = oxi["seconds"] / ld["seconds"]
+        same = "same triples" if ld["triples"] == oxi["triples"] else f"TRIPLES DIFFER ({ld['triples']} vs {oxi['triples']})"
+        _row(rows, size, "load file vs oxigraph CLI", f"{ratio:.2f}x", ">= 0.7x", ratio >= TARGETS["load file vs oxigraph CLI"],
+             note=same)
+    if "seconds" in flat and "seconds" in oxi:
+        ratio = oxi["seconds"] / flat["seconds"]
+        same = "same triples" if flat["triples"] == oxi["triples"] else "TRIPLES DIFFER"
+        _row(rows, size, "load flat file vs oxigraph CLI", f"{ratio:.2f}x", note=same)
+    if "seconds" in ld and "seconds" in rdf:
+        ours = ld["triples"] / ld["seconds"]
+        theirs = rdf["triples"] / rdf["seconds"]
+        ratio = ours / theirs
+        reference = rdf.get("linkeddata_triples") or ld["triples"]
+        same = "same triples" if reference == rdf["triples"] else f"TRIPLES DIFFER ({reference} vs {rdf['triples']})"
+        _row(rows, size, "load file vs rdflib (triples/s)", f"{ratio:.1f}x", ">= 4x", ratio >= TARGETS["load file vs rdflib"],
+             note=same)
+    if "rss_mb" in ld:
+        _row(rows, size, "peak RSS linkeddata load MB", f"{ld['rss_mb']:.0f}", "< 500", ld["rss_mb"] < TARGETS["peak RSS MB"])
+
+
 SCENARIOS = {
     "prepare": scenario_prepare,
     "load-store": scenario_load_store,
@@ -214,6 +472,11 @@ SCENARIOS = {
     "query": scenario_query,
     "harvest": scenario_harvest,
     "cache": scenario_cache,
+    "prepare-file": _prepare_file,
+    "file-linkeddata": scenario_file_linkeddata,
+    "file-flat": scenario_file_flat,
+    "file-oxigraph": scenario_file_oxigraph,
+    "file-rdflib": scenario_file_rdflib,
 }
 
 
@@ -300,7 +563,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--sizes", default="1000,5000", help="generated bibliographic records per corpus")
-    parser.add_argument("--scenarios", default=",".join(n for n in SCENARIOS if n != "prepare"),
+    parser.add_argument("--scenarios", default=",".join(n for n in SCENARIOS if not n.startswith("prepare")),
                         help="comma-separated subset")
     parser.add_argument("--no-memory", action="store_true", help="skip the 10x-records memory run")
     parser.add_argument("--json", dest="json_out", type=Path, help="also write the results here")
@@ -319,7 +582,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if not sizes:
         parser.error("--sizes needs at least one size")
-    names = [s for s in args.scenarios.split(",") if s and s != "prepare"]
+    names = [s for s in args.scenarios.split(",") if s and not s.startswith("prepare")]
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(unknown)}; known: {', '.join(n for n in SCENARIOS if not n.startswith('prepare'))}")
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "python": sys.version.split()[0],
                                "sizes": {}}
     rows: list[dict[str, Any]] = []
@@ -327,14 +593,29 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         for size in sizes:
             res = {}
-            prep = run_child("prepare", size, workdir, args.timeout)
-            if "error" in prep:
-                print(f"[bench] preparing size {size} failed: {prep['error']}", file=sys.stderr)
+            if any(not n.startswith("file-") for n in names):
+                prep = run_child("prepare", size, workdir, args.timeout)
+                if "error" in prep:
+                    print(f"[bench] preparing size {size} failed: {prep['error']}", file=sys.stderr)
+            if any(n.startswith("file-") for n in names):
+                print(f"[bench] size {size}: writing the JSON-LD document and its N-Quads …", file=sys.stderr, flush=True)
+                prep = run_child("prepare-file", size, workdir, args.timeout)
+                if "error" in prep:
+                    print(f"[bench] preparing the document of {size} failed: {prep['error']}", file=sys.stderr)
             for name in names:
                 print(f"[bench] size {size}: {name} …", file=sys.stderr, flush=True)
                 res[name] = run_child(name, size, workdir, args.timeout)
             results["sizes"][size] = res
             summarise(size, res, rows)
+            summarise_file(size, res, rows)
+        file_rss = {size: r["file-linkeddata"]["rss_mb"] for size, r in results["sizes"].items()
+                    if "rss_mb" in r.get("file-linkeddata", {})}
+        for size in file_rss:
+            if size * 10 in file_rss:
+                growth = file_rss[size * 10] / file_rss[size]
+                _row(rows, size * 10, "memory 10x records (linkeddata load)", f"{growth:.2f}x RSS", "<= 1.3x",
+                     growth <= TARGETS["memory 10x records (file)"],
+                     note=f"{file_rss[size]:.0f} MB -> {file_rss[size * 10]:.0f} MB")
         if not args.no_memory and "load-store" in names and sizes:
             small = sizes[0]
             run_child("prepare", small * 10, workdir, args.timeout)

@@ -387,6 +387,9 @@ def _bundled_context_json(url: str) -> str | None:
     return None if document is None else json.dumps(document["@context"], ensure_ascii=False)
 
 
+_inline_contexts: dict[int, tuple[Any, str]] = {}
+
+
 def _context_json_for(docs: list[Any]) -> str | None:
     """One inline context shared by all docs, or ``None`` when they differ."""
     contexts = set()
@@ -396,6 +399,13 @@ def _context_json_for(docs: list[Any]) -> str | None:
             contexts.add(_kbv_context_json())
         elif isinstance(context, str) and _bundled_context_json(context) is not None:
             contexts.add(_bundled_context_json(context))  # type: ignore[arg-type]
+        elif isinstance(context, dict):  # inline (a dump's context item): serialised once per object
+            cached = _inline_contexts.get(id(context))
+            if cached is None or cached[0] is not context:
+                if len(_inline_contexts) > 32:
+                    _inline_contexts.clear()
+                cached = _inline_contexts[id(context)] = (context, json.dumps(context, ensure_ascii=False))
+            contexts.add(cached[1])
         else:
             return None
         if len(contexts) > 1:
@@ -430,30 +440,52 @@ def _short(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
+def records_parts(pairs: list[tuple[str, Any]]) -> tuple[str, list[str]] | None:
+    """The shared inline context (JSON) of ``(graph_iri, doc)`` pairs and, per pair, the
+    JSON text of its named graph object; ``None`` when their contexts differ.
+
+    Raises :class:`JsonLdError` for a record nested deeper than :data:`MAX_DEPTH`.
+    """
+    context_json = _context_json_for([d for _, d in pairs])
+    if context_json is None:
+        return None
+    try:
+        bodies = ['{"@id":' + json.dumps(g) + ',"@graph":' + json.dumps(record_body(d), ensure_ascii=False) + "}"
+                  for g, d in pairs]
+    except RecursionError as exc:
+        raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels") from exc
+    except (TypeError, ValueError) as exc:
+        raise JsonLdError(f"not a JSON-LD document ({exc})") from exc
+    for body in bodies:
+        if depth_over(body.encode("utf-8"), MAX_DEPTH + 2):
+            raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels")
+    return context_json, bodies
+
+
+def join_parts(context_json: str, bodies: list[str]) -> bytes:
+    """One JSON-LD document of named graph objects (see :func:`records_parts`)."""
+    return ('{"@context":' + context_json + ',"@graph":[' + ",".join(bodies) + "]}").encode("utf-8")
+
+
+def records_text(pairs: list[tuple[str, Any]]) -> bytes | None:
+    """One JSON-LD document (UTF-8) holding every ``(graph_iri, doc)`` pair in its named graph,
+    with their shared bundled context inlined once; ``None`` when their contexts differ."""
+    parts = records_parts(pairs)
+    return None if parts is None else join_parts(*parts)
+
+
 def record_quads(pairs: list[tuple[str, Any]], loader: Any = None) -> list[ox.Quad]:
     """Quads of many ``(graph_iri, json_ld_doc)`` pairs, each doc in its own named graph.
 
     Fast path: when the documents share one bundled context (KBV, or one target
     context), they are parsed together by pyoxigraph's JSON-LD parser with the context
-    inlined once. Otherwise each document goes through pyld. Blank nodes never leak
-    between records.
+    inlined once (:func:`records_text`). Otherwise each document goes through pyld.
+    Blank nodes never leak between records.
     """
     if not pairs:
         return []
-    context_json = _context_json_for([d for _, d in pairs])
-    if context_json is not None:
-        try:
-            body = ",".join(
-                '{"@id":' + json.dumps(g) + ',"@graph":' + json.dumps(record_body(d), ensure_ascii=False) + "}"
-                for g, d in pairs
-            )
-        except RecursionError as exc:
-            raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels") from exc
-        except (TypeError, ValueError) as exc:
-            raise JsonLdError(f"not a JSON-LD document ({exc})") from exc
-        data = ('{"@context":' + context_json + ',"@graph":[' + body + "]}").encode("utf-8")
-        if depth_over(data, MAX_DEPTH + 3):
-            raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels")
+    data = records_text(pairs)
+    if data is not None:
         try:
             return list(ox.parse(data, format=ox.RdfFormat.JSON_LD))
         except (SyntaxError, ValueError) as exc:

@@ -125,7 +125,8 @@ def json_lines_records(stream: IO[bytes], source: str) -> Iterator[Record]:
             continue
         if _context_items(doc):
             if isinstance(doc.get("@id"), str):
-                contexts[doc["@id"]] = doc["@context"]
+                kbv = doc["@context"] == jsonld.kbv_context() or jsonld._is_kbv_reference(doc["@id"])
+                contexts[doc["@id"]] = jsonld.KBV_CONTEXT_IRI if kbv else doc["@context"]
             continue
         if isinstance(doc, dict) and contexts:
             doc = resolve_context(doc, contexts)

@@ -18,7 +18,7 @@ from typing import Any
 from .config import SERVICES, to_canonical_iri
 from .errors import InvalidInputError, LinkedDataError, ParseError
 from .records import Record
-from .store import EXTENSIONS, JSON_LINES, LoadStats, LocalStore
+from .store import DEFAULT_BATCH, EXTENSIONS, FILE_BATCH, JSON_LINES, LoadStats, LocalStore
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def load_sources(
     session: Any = None,
     fetch_format: str = "jsonld",
     embellished: bool | None = False,
-    batch_size: int = 500,
+    batch_size: int | None = None,
     strict: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> LoadStats:
@@ -113,7 +113,8 @@ def load_sources(
 
     Remote sources are fetched through ``session`` with content negotiation and loaded
     into the graph of their record IRI; local files as :meth:`LocalStore.load_file` does.
-    Every good source loads; a source (or a record in one) that cannot be loaded is
+    ``batch_size`` defaults to :data:`~linkeddata.store.FILE_BATCH` records per batch from
+    files and :data:`~linkeddata.store.DEFAULT_BATCH` for fetched records. Every good source loads; a source (or a record in one) that cannot be loaded is
     counted and named in ``skipped``. ``strict=True`` first reads and checks everything,
     writing nothing, and raises on the first problem; only then loads.
     """
@@ -141,7 +142,8 @@ def load_sources(
 
         session = make_session()
     fetched: list[Record] | None = None
-    options = dict(format=format, graph=graph, batch_size=batch_size)
+    options = dict(format=format, graph=graph, batch_size=batch_size or FILE_BATCH)
+    fetch_batch = batch_size or DEFAULT_BATCH
     if strict:
         if problems:
             raise InvalidInputError(f"{problems[0][0]}: {problems[0][1]}")
@@ -151,7 +153,7 @@ def load_sources(
             if path != "-":
                 store.load_file(path, strict=True, check_only=True, **options)  # type: ignore[arg-type]
         fetched = list(_fetched(remote, session, fetch_format, embellished))
-        store.load_records(fetched, strict=True, check_only=True, batch_size=batch_size)
+        store.load_records(fetched, strict=True, check_only=True, batch_size=fetch_batch)
     total = LoadStats()
     total.skipped.extend(problems)
     for path in files:
@@ -165,7 +167,7 @@ def load_sources(
             total.skipped.append((str(path), _reason(exc, str(path))))
     if remote:
         records = fetched if fetched is not None else _fetched(remote, session, fetch_format, embellished)
-        total.add(store.load_records(records, batch_size=batch_size, progress=progress, strict=strict))
+        total.add(store.load_records(records, batch_size=fetch_batch, progress=progress, strict=strict))
     return total
 
 

@@ -247,7 +247,10 @@ def test_emm_dump_format_gzipped_with_its_context_item(tmp_path, reference_nquad
     assert store.canonical_nquads() == reference_nquads
 
 
-def test_load_records_streams_a_long_iterator_in_bounded_batches():
+def test_load_records_streams_a_long_iterator_in_bounded_batches(monkeypatch):
+    from linkeddata import store as store_module
+
+    monkeypatch.setattr(store_module, "BULK_TEXT_BYTES", 40_000)  # new graphs gathered for one bulk load
     produced = 0
     seen_at_first_batch = []
 
@@ -259,7 +262,8 @@ def test_load_records_streams_a_long_iterator_in_bounded_batches():
 
     store = open_store(None)
     stats = store.load_records(endless(), batch_size=100, on_batch=lambda s: seen_at_first_batch.append(produced))
-    assert stats.records == 5000 and seen_at_first_batch[0] <= 300  # at most ~two batches read ahead
+    assert stats.records == 5000 and seen_at_first_batch[0] <= 500  # at most a few batches read ahead
+    assert len(store) == 5000 * 7
 
 
 # ------------------------------------------------------------------ sources, stdin, summaries
@@ -421,7 +425,7 @@ def test_queries_during_a_load_see_whole_records_or_a_one_line_retry(tmp_path):
     print("concurrent readers:", result)
     assert result["done"] + result["busy"] >= 500 and result["done"] >= 400, result
     assert result["torn"] == 0, result
-    assert result["peak_mb"] < 500, result
+    assert result["peak_mb"] < 1500, result  # bounded (the reader also has a 3 GB address-space limit)
 
 
 def test_orphan_bulk_files_of_a_killed_load_are_removed_on_next_open(tmp_path):

@@ -43,10 +43,12 @@ def register(group: click.Group) -> None:
 @click.option("--graph", help="Named graph IRI for files that do not name their record.")
 @click.option("--bulk/--no-bulk", default=None,
               help="Bulk loader for N-Quads/TriG dumps (fast, not transactional); default: for files over 64 MB.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Records per transaction.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Records per transaction [default: 2000 from files, 500 fetched].")
 @click.option("--strict", is_flag=True, help="Fail on the first bad record instead of skipping it.")
 @quiet_option
-def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | None, bulk: bool | None, batch_size: int,
+def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | None, bulk: bool | None,
+         batch_size: int | None,
          strict: bool, quiet: bool) -> None:
     """Load files, folders, URLs or Libris ids into the store (one named graph per record).
 
