@@ -19,11 +19,15 @@ def emulator() -> None:
 
 
 @emulator.command()
-@click.option("--port", type=click.IntRange(0, 65535 - 16), default=0, help="Port of the first service; the others follow (0: any free ports).")
-@click.option("--size", type=click.IntRange(min=0), default=0, show_default=True, help="Generated bibliographic records besides the fixtures.")
-@click.option("--latency", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds added to every response.")
+@click.option("--port", type=click.IntRange(0, 65535 - 16), default=0,
+              help="Port of the first service; the others follow (0: any free ports).")
+@click.option("--size", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Generated bibliographic records besides the fixtures.")
+@click.option("--latency", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds added to every response.")
 @click.option("--service", "services", multiple=True, help="Only these services (repeatable; default: all).")
-@click.option("--seconds", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds (default: until Ctrl-C).")
+@click.option("--seconds", type=click.FloatRange(min=0), default=None,
+              help="Stop after this many seconds (default: until Ctrl-C).")
 @click.option("--client", "client_id", default="test-cataloguer", show_default=True,
               help="The test OAuth client whose credentials are exported (see linkeddata.emulator.login).")
 def serve(port: int, size: int, latency: float, services: tuple[str, ...], seconds: float | None,

@@ -45,7 +45,6 @@ def _read_json(path: str) -> dict[str, Any]:
     return doc
 
 
-#: Commands of the ``catalogue`` group, once top-level commands.
 def _announce_write(what: str) -> None:
     """Say on stderr which Libris host is about to be written to."""
     from ..config import service_url
