@@ -2,7 +2,9 @@
 
 Every service has a canonical base (the one that appears in data) and a configured
 base (where requests go). The configured base comes from an explicit argument,
-else the ``LINKEDDATA_<SERVICE>_URL`` environment variable, else the canonical one.
+else the ``LINKEDDATA_<SERVICE>_URL`` environment variable, else, for the services
+on the Libris host (OAI-PMH, the EMM change feed), the configured Libris base plus
+their path, else the canonical one. ``linkeddata config`` prints them all.
 
 >>> service_url("libris", env={})
 'https://libris.kb.se'
@@ -32,6 +34,10 @@ SERVICES: dict[str, str] = {
     "xsearch": "http://api.libris.kb.se/xsearch",
 }
 
+#: Services on the Libris host: unless their own variable is set, their base is the
+#: configured Libris base plus this path.
+DERIVED: dict[str, str] = {"oaipmh": "/api/oaipmh", "emm": "/api/emm"}
+
 #: Services whose IRIs appear in data, in the order they are tried when rebasing.
 _DATA_SERVICES = ("id", "libris")
 
@@ -44,14 +50,45 @@ def env_name(service: str) -> str:
 
 
 def service_url(service: str, override: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    """The base URL requests to ``service`` go to, without a trailing slash."""
+    """The base URL requests to ``service`` go to, without a trailing slash.
+
+    >>> service_url("oaipmh", env={"LINKEDDATA_LIBRIS_URL": "http://127.0.0.1:8080"})
+    'http://127.0.0.1:8080/api/oaipmh'
+    """
+    return service_source(service, override, env)[0]
+
+
+def service_source(service: str, override: str | None = None,
+                   env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """``(base URL, where it came from)``: ``option``, ``env LINKEDDATA_<SERVICE>_URL``,
+    ``derived from LINKEDDATA_LIBRIS_URL`` or ``default``.
+
+    >>> service_source("emm", env={})
+    ('https://libris.kb.se/api/emm', 'default')
+    """
     if service not in SERVICES:
         raise ConfigError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
     env = os.environ if env is None else env
-    url = override or env.get(env_name(service)) or SERVICES[service]
+    name = env_name(service)
+    if override:
+        url, source = override, "option"
+    elif env.get(name):
+        url, source = env[name], f"env {name}"
+    elif service in DERIVED and env.get(env_name("libris")):
+        libris = service_url("libris", None, env)
+        url, source = libris + DERIVED[service], f"derived from {env_name('libris')}"
+    else:
+        url, source = SERVICES[service], "default"
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{env_name(service)} must be an http(s) URL, got {url!r}")
-    return url.rstrip("/")
+        what = "the option" if source == "option" else name
+        raise ConfigError(f"{what} must be an http(s) URL for {service}, got {url!r}")
+    return url.rstrip("/"), source
+
+
+def effective_config(env: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    """Every service's effective base URL and its source (what ``linkeddata config`` prints)."""
+    return [{"service": service, "base": url, "source": source}
+            for service in SERVICES for url, source in [service_source(service, None, env)]]
 
 
 def to_request_url(iri: str, env: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None) -> str:
