@@ -194,8 +194,11 @@ class _Watchdog:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._heap:
+                while self._heap and self._heap[0][2].done:  # finished requests leave at once
+                    heapq.heappop(self._heap)
+                if not self._heap:
                     self._cond.wait()
+                    continue
                 at, _, scope = self._heap[0]
                 now = time.monotonic()
                 if at > now and not scope.done:

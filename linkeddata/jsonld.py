@@ -205,7 +205,8 @@ class LocalFirstLoader(DocumentLoader):
             self.session = make_session()
         try:
             response = request(self.session, "GET", to_request_url(url),
-                               headers={"Accept": "application/ld+json, application/json;q=0.9"}, what=f"context {url}")
+                               headers={"Accept": "application/ld+json, application/json;q=0.9"}, what=f"context {url}",
+                               kind="context")
         except NotFoundError as exc:
             raise pyld.JsonLdError(str(exc), "jsonld.LoadDocumentError", {"url": url},
                                    code="loading document failed") from exc

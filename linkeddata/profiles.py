@@ -339,7 +339,8 @@ def _fetch_vocab(session: Any = None) -> dict[str, Any]:
     own = session is None
     session = session or make_session()
     try:
-        response = request(session, "GET", url, what=f"vocabulary {url}", headers={"Accept": VOCAB_MEDIA_TYPES})
+        response = request(session, "GET", url, what=f"vocabulary {url}", headers={"Accept": VOCAB_MEDIA_TYPES},
+                           kind="context")
         media = response.headers.get("Content-Type", "").split(";")[0].strip()
         if media == "text/html":
             from .errors import NegotiationError

@@ -21,7 +21,6 @@ def config_command() -> None:
     \b
     Examples:
       linkeddata config
-      LINKEDDATA_LIBRIS_URL=http://127.0.0.1:8700 linkeddata config
     """
     from ..config import effective_config
     from ..http import KINDS, limits_for

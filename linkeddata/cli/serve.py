@@ -44,11 +44,12 @@ def serve_command(store: Path, bind: str, writable: bool, token_file: Path | Non
     "Authorization: Bearer TOKEN", or the password of basic auth:
     LINKEDDATA_STORE_PASSWORD for linkeddata commands). Requests from other web
     origins, SERVICE and LOAD (unless allowed by name) are refused; queries time out.
+    Writable: linkeddata serve --store DIR --writable --token-file FILE.
 
     \b
     Examples:
       linkeddata serve --store ./kg
-      linkeddata serve --store ./kg --writable --token-file ~/.config/linkeddata/serve-token
+      linkeddata serve --store ./kg --bind 127.0.0.1:8000 --read-only
       curl -H 'Accept: text/csv' --data-urlencode 'query=SELECT * WHERE {?s ?p ?o} LIMIT 3' http://127.0.0.1:7878/query
     """
     from ..errors import ConfigError, StoreError
