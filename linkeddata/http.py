@@ -285,20 +285,22 @@ def limits(kind: str | None = None, *, max_bytes: int | str | None = None,
         _WANTED.reset(token)
 
 
-class _DeadlineHTTPConnection(HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+class _Attached:
+    """Connection mixin: a connection joins the current request's scope when it sends."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
         scope = _ACTIVE.get()
         if scope is not None:
             scope.attach(self)
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _DeadlineHTTPSConnection(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        scope = _ACTIVE.get()
-        if scope is not None:
-            scope.attach(self)
-        super().request(*args, **kwargs)
+class _DeadlineHTTPConnection(_Attached, HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_Attached, HTTPSConnection):
+    pass
 
 
 class _HTTPPool(HTTPConnectionPool):

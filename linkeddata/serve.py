@@ -572,10 +572,12 @@ class _FrontServer(http.server.ThreadingHTTPServer):
     restart_backend: Callable[[], None] = staticmethod(lambda: None)
 
 
+class _FrontServer6(_FrontServer):
+    address_family = socket.AF_INET6
+
+
 def _front(host: str, port: int, guard: Guard, backend_port: int) -> _FrontServer:
-    cls = _FrontServer
-    if ":" in host:
-        cls = type("_FrontServer6", (_FrontServer,), {"address_family": socket.AF_INET6})
+    cls: type[_FrontServer] = _FrontServer6 if ":" in host else _FrontServer
     try:
         server = cls((host, port), _FrontHandler)
     except OSError as exc:
@@ -658,7 +660,7 @@ def serve_guarded(store_dir: str | Path | None, bind: str = DEFAULT_BIND, guard:
             server.restarting = False
             server.restarts += 1
 
-    front.restart_backend = restart  # type: ignore[method-assign]
+    front.restart_backend = restart
     if background:
         server.thread = threading.Thread(target=server.serve_forever, name="linkeddata-serve-front", daemon=True)
         server.thread.start()

@@ -13,6 +13,13 @@ from typing import Any
 Handler = Callable[[socket.socket, bytes, "RawServer"], None]
 
 
+def one_line(exc: BaseException) -> str:
+    """The error's message, asserted to be one non-empty line."""
+    text = str(exc)
+    assert text and "\n" not in text, text
+    return text
+
+
 def gzip_member(size: int = 1 << 20) -> bytes:
     """One gzip member of ``size`` zero bytes (about 1 KB for 1 MB)."""
     c = zlib.compressobj(9, zlib.DEFLATED, 31)

@@ -20,15 +20,9 @@ from click.testing import CliRunner
 from linkeddata.http import BodyTooLargeError, DeadlineError, download, limits_for, make_session, request
 from linkeddata.errors import ConfigError, HTTPError, LinkedDataError
 
-from .hostile import RawServer, answer, double_gzip_bomb, drip, endless_chunks, gzip_bomb
+from .hostile import one_line, RawServer, answer, double_gzip_bomb, drip, endless_chunks, gzip_bomb
 
 MB = 1 << 20
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc)
-    assert text and "\n" not in text, text
-    return text
 
 
 @pytest.fixture
@@ -52,7 +46,7 @@ def test_gzip_bomb_is_refused_after_the_limit_not_after_the_body(session, stream
             response = request(session, "GET", server.url(), stream=stream)
             for _ in response.iter_content(MB):
                 pass
-    message = _one_line(info.value)
+    message = one_line(info.value)
     assert server.url() in message and "exceeds" in message and str(4 * MB) in message
 
 
@@ -62,7 +56,7 @@ def test_stacked_gzip_gzip_bomb_is_refused(session):
     with RawServer(answer(body, {**JSONLD, "Content-Encoding": "gzip, gzip"})) as server:
         with pytest.raises(BodyTooLargeError) as info:
             request(session, "GET", server.url())
-    assert server.url() in _one_line(info.value)
+    assert server.url() in one_line(info.value)
 
 
 def test_stacked_gzip_within_the_limit_decodes_both_layers(session):
@@ -75,7 +69,7 @@ def test_endless_chunked_body_is_refused_at_the_limit(session):
     with RawServer(endless_chunks()) as server:
         with pytest.raises(BodyTooLargeError) as info:
             request(session, "GET", server.url())
-    assert server.url() in _one_line(info.value)
+    assert server.url() in one_line(info.value)
     assert server.sent < 16 * MB  # the client stopped reading soon after its 4 MB limit
 
 
@@ -83,7 +77,7 @@ def test_unasked_content_encoding_is_refused(session):
     with RawServer(answer(b"\x1b\x00garbage", {**JSONLD, "Content-Encoding": "br"})) as server:
         with pytest.raises(HTTPError) as info:
             request(session, "GET", server.url())
-    assert "br" in _one_line(info.value)
+    assert "br" in one_line(info.value)
 
 
 def test_each_kind_has_its_own_limit_from_the_environment(monkeypatch):
@@ -111,7 +105,7 @@ def test_bomb_with_the_cache_on_is_one_line_and_not_stored(tmp_path):
         with pytest.raises(BodyTooLargeError) as info:
             request(s, "GET", server.url())
     s.close()
-    _one_line(info.value)
+    one_line(info.value)
     assert cache.stat().st_size < MB
 
 
@@ -172,7 +166,7 @@ def test_slow_drip_fails_after_the_deadline(in_headers):
             request(s, "GET", server.url())
         took = time.monotonic() - start
     s.close()
-    message = _one_line(info.value)
+    message = one_line(info.value)
     assert server.url() in message and "1.5 s deadline" in message
     assert 1.4 < took < 3.0, took
 
@@ -187,7 +181,7 @@ def test_slow_drip_of_a_streamed_body_fails_after_the_deadline(tmp_path):
     s.close()
 
 
-def test_cli_fetch_against_a_drip_exits_1_with_one_line(monkeypatch):
+def test_cli_fetch_against_a_drip_exits_1_withone_line(monkeypatch):
     from linkeddata.cli import cli
 
     with RawServer(drip(0.2)) as server:
@@ -202,7 +196,7 @@ def test_cli_fetch_against_a_drip_exits_1_with_one_line(monkeypatch):
     assert took < 4
 
 
-def test_cli_fetch_of_a_bomb_exits_1_with_one_line(monkeypatch):
+def test_cli_fetch_of_a_bomb_exits_1_withone_line(monkeypatch):
     from linkeddata.cli import cli
 
     with RawServer(answer(gzip_bomb(128 * MB), {**JSONLD, "Content-Encoding": "gzip"})) as server:

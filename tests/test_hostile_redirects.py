@@ -18,16 +18,10 @@ from linkeddata.errors import AuthError, NegotiationError
 from linkeddata.http import RedirectError, make_session, request
 from linkeddata.libris.read import fetch_record
 
-from .hostile import RawServer, answer
+from .hostile import one_line, RawServer, answer
 
 SECRET = "hostile-test-secret-9d1"
 TOKEN = json.dumps({"access_token": "stolen-token", "token_type": "Bearer", "expires_in": 3600}).encode()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc)
-    assert text and "\n" not in text, text
-    return text
 
 
 @pytest.fixture
@@ -52,7 +46,7 @@ def test_token_request_is_never_redirected_to_another_host(session, status):
             auth = LibrisAuth("test-client", SECRET, token_url=login.url("/oauth/token"), session=session)
             with pytest.raises(AuthError) as info:
                 auth.ensure_token()
-    message = _one_line(info.value)
+    message = one_line(info.value)
     assert "redirected" in message and SECRET not in message
     assert thief.requests == []  # the secret never left for the Location host
     assert SECRET.encode() in login.requests[0]  # (it did go to the configured endpoint)
@@ -64,7 +58,7 @@ def test_redirect_to_a_host_that_is_no_configured_service_is_refused(session, mo
             monkeypatch.setenv("LINKEDDATA_LIBRIS_URL", libris.base)
             with pytest.raises(RedirectError) as info:
                 fetch_record("k9dt4hbw6p1ncz8", session=session)
-    message = _one_line(info.value)
+    message = one_line(info.value)
     assert foreign.url("/evil") in message and "not a configured service" in message
     assert foreign.requests == []
 
@@ -145,7 +139,7 @@ def test_a_view_that_never_comes_back_is_an_error_not_a_wrong_record(session, mo
         monkeypatch.setenv("LINKEDDATA_LIBRIS_URL", libris.base)
         with pytest.raises(NegotiationError) as info:
             fetch_record("k9dt4hbw6p1ncz8", session=session, embellished=False)
-    assert "embellished=false" in _one_line(info.value)
+    assert "embellished=false" in one_line(info.value)
 
 
 def test_another_lens_in_content_location_is_asked_again_then_refused(session, monkeypatch):
@@ -155,4 +149,4 @@ def test_another_lens_in_content_location_is_asked_again_then_refused(session, m
         monkeypatch.setenv("LINKEDDATA_LIBRIS_URL", libris.base)
         with pytest.raises(NegotiationError) as info:
             fetch_record("k9dt4hbw6p1ncz8", session=session, lens="chip")
-    assert "lens" in _one_line(info.value) and len(libris.requests) == 2
+    assert "lens" in one_line(info.value) and len(libris.requests) == 2

@@ -181,16 +181,6 @@ def test_writable_needs_a_token():
         Guard(writable=True)
 
 
-def _answers(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def test_cli_serve_is_read_only_and_refuses_service_by_default(store_path, tmp_path):
     import os
     import signal
@@ -198,6 +188,8 @@ def test_cli_serve_is_read_only_and_refuses_service_by_default(store_path, tmp_p
     import sys
 
     from linkeddata.serve import free_port
+
+    from .test_serve import _answers
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
