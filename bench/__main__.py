@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import TARGETS
+from . import sync as sync_bench
 
 HERE = Path(__file__).resolve().parent
 #: Records the hand-written pyld path converts (it is slow); its throughput is per triple.
@@ -478,6 +479,9 @@ SCENARIOS = {
     "file-oxigraph": scenario_file_oxigraph,
     "file-rdflib": scenario_file_rdflib,
 }
+#: The default scenarios; the sync and build ones (``--scenarios sync``) are added below.
+DEFAULT_SCENARIOS = [n for n in SCENARIOS if not n.startswith("prepare")]
+SCENARIOS.update(sync_bench.SCENARIOS)
 
 
 # ------------------------------------------------------------------ the parent
@@ -563,8 +567,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--sizes", default="1000,5000", help="generated bibliographic records per corpus")
-    parser.add_argument("--scenarios", default=",".join(n for n in SCENARIOS if not n.startswith("prepare")),
-                        help="comma-separated subset")
+    parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS),
+                        help="comma-separated subset; 'sync' stands for all sync and build scenarios")
     parser.add_argument("--no-memory", action="store_true", help="skip the 10x-records memory run")
     parser.add_argument("--json", dest="json_out", type=Path, help="also write the results here")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per scenario")
@@ -583,9 +587,10 @@ def main(argv: list[str] | None = None) -> int:
     if not sizes:
         parser.error("--sizes needs at least one size")
     names = [s for s in args.scenarios.split(",") if s and not s.startswith("prepare")]
+    names = [n for s in names for n in (list(sync_bench.SCENARIOS) if s == "sync" else [s])]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
-        parser.error(f"unknown scenarios: {', '.join(unknown)}; known: {', '.join(n for n in SCENARIOS if not n.startswith('prepare'))}")
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_SCENARIOS)}, sync")
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "python": sys.version.split()[0],
                                "sizes": {}}
     rows: list[dict[str, Any]] = []
@@ -593,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         for size in sizes:
             res = {}
-            if any(not n.startswith("file-") for n in names):
+            prep: dict[str, Any] = {}
+            if any(not n.startswith("file-") and n not in sync_bench.SCENARIOS for n in names):
                 prep = run_child("prepare", size, workdir, args.timeout)
                 if "error" in prep:
                     print(f"[bench] preparing size {size} failed: {prep['error']}", file=sys.stderr)
@@ -608,6 +614,7 @@ def main(argv: list[str] | None = None) -> int:
             results["sizes"][size] = res
             summarise(size, res, rows)
             summarise_file(size, res, rows)
+            sync_bench.summarise(size, res, rows, _row)
         file_rss = {size: r["file-linkeddata"]["rss_mb"] for size, r in results["sizes"].items()
                     if "rss_mb" in r.get("file-linkeddata", {})}
         for size in file_rss:
@@ -631,6 +638,13 @@ def main(argv: list[str] | None = None) -> int:
                          note=f"{base['peak_mb']:.0f} MB -> {big['peak_mb']:.0f} MB, {_rate(big):,.0f} triples/s")
                 else:
                     _row(rows, small * 10, f"memory 10x FAILED ({variant})", big.get("error") or base.get("error"))
+        if not args.no_memory and "sync-download" in names and sizes:
+            small = sizes[0]
+            base = results["sizes"][small].get("sync-download") or {}
+            big = run_child("sync-download", small * 10, workdir, args.timeout)
+            results.setdefault("memory", {})["sync-download"] = {"x1": base, "x10": big}
+            sync_bench.summarise(small * 10, {"sync-download": big}, rows, _row)
+            sync_bench.memory_rows(small, base, big, rows, _row)
     results["table"] = rows
     print_table(rows)
     out_dir = HERE / "results"

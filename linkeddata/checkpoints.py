@@ -13,11 +13,15 @@ False
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,6 +59,8 @@ class Checkpoint:
     records: int = 0
     deleted: int = 0
     skipped: int = 0
+    #: ``[id, reason]`` of every record skipped so far (``--retry-skipped`` tries them again).
+    skip_list: list[list[str]] = field(default_factory=list)
     batches: int = 0
     completed: bool = False
     started: str = field(default_factory=_now)
@@ -128,3 +134,47 @@ def list_checkpoints(store_dir: str | Path) -> list[Checkpoint]:
         except (ValueError, TypeError):
             continue
     return out
+
+
+# ---------------------------------------------------------------- Ctrl-C between batches
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, honoured after a committed batch: the message says what was saved."""
+
+    def __init__(self, saved: int):
+        super().__init__(f"{saved} records saved; run the same command to resume")
+        self.saved = saved
+
+
+_interrupt = threading.Event()
+
+
+@contextlib.contextmanager
+def graceful_interrupt() -> Iterator[None]:
+    """While active, a first Ctrl-C only asks the running job to stop after the batch in hand
+    (see :func:`check_interrupt`); a second one interrupts at once. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ask(signum: int, frame: Any) -> None:
+        if _interrupt.is_set():
+            raise KeyboardInterrupt
+        _interrupt.set()
+        log.warning("interrupted: finishing the batch in hand (Ctrl-C again to stop at once)")
+
+    previous = signal.signal(signal.SIGINT, ask)
+    _interrupt.clear()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _interrupt.clear()
+
+
+def check_interrupt(saved: int) -> None:
+    """Raise :class:`Interrupted` if Ctrl-C was pressed; call it right after a checkpoint is saved."""
+    if _interrupt.is_set():
+        _interrupt.clear()
+        raise Interrupted(saved)

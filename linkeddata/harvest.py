@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from .checkpoints import Checkpoint, open_checkpoint
+from .checkpoints import Checkpoint, check_interrupt, open_checkpoint
 from .errors import ParseError
 from .http import make_session
 from .libris.changes import ChangeFeed, Position
@@ -49,10 +49,14 @@ class HarvestSummary:
     completed: bool = False
     warnings: list[str] = field(default_factory=list)
     checkpoint: str | None = None
+    #: Records of the skip list fetched again (``retry_skipped``).
+    retried: int = 0
 
     def __str__(self) -> str:
         text = (f"{self.kind}: {self.records} records loaded, {self.deleted} deleted, {len(self.skipped)} skipped "
                 f"in {self.batches} batches, {self.seconds:.1f} s")
+        if self.retried:
+            text += f" ({self.retried} skipped records retried)"
         return text + (" (resumed)" if self.resumed else "") + ("" if self.completed else " (incomplete)")
 
 
@@ -78,6 +82,32 @@ class _Loader:
         log.warning("skipped %s: %s", ident, reason)
         self.summary.skipped.append((ident, reason))
         self.checkpoint.skipped += 1
+        listed = [entry for entry in self.checkpoint.skip_list if entry[0] != ident]
+        self.checkpoint.skip_list = listed + [[ident, reason]]
+
+    def retry_skipped(self, session: requests.Session, libris_url: str | None = None) -> None:
+        """Fetch the records of the checkpoint's skip list again (record API) and load those that work now."""
+        from .libris.find import fetch_many
+        from .libris.read import fetch_record
+
+        todo = [ident for ident, _ in self.checkpoint.skip_list]
+        if not todo:
+            return
+        log.info("retrying %d skipped records", len(todo))
+
+        def fetch(ident: str) -> Record:
+            return fetch_record(ident, embellished=False, session=session, base_url=libris_url)
+
+        self.checkpoint.skip_list = []
+        self.checkpoint.skipped = 0
+        fetched = []
+        for ident, result in zip(todo, fetch_many(todo, fetch, 4)):
+            if isinstance(result, Record):
+                fetched.append(result)
+            else:
+                self.skip(ident, str(result).splitlines()[0])
+        self.summary.retried = len(todo)
+        self.commit(fetched, {})
 
     def commit(self, batch: list[Record], state: Mapping[str, Any]) -> None:
         good = []
@@ -104,6 +134,7 @@ class _Loader:
         self.checkpoint.save()
         if self.progress is not None:
             self.progress(len(batch))
+        check_interrupt(self.checkpoint.records)
 
     def skip_many(self, skipped: list[tuple[str, str]], seen: int) -> int:
         for ident, reason in skipped[seen:]:
@@ -150,14 +181,17 @@ def harvest_find(store: Any, params: FindQuery | Mapping[str, Any] | Iterable[tu
                  page_size: int = 200, max_items: int | None = None, full: bool = False, concurrency: int = 4,
                  batch_size: int = DEFAULT_BATCH, resume: bool = True, strict: bool = False,
                  session: requests.Session | None = None, base_url: str | None = None,
-                 progress: Progress = None, embellished: bool = False, profile: str | None = None) -> HarvestSummary:
+                 progress: Progress = None, embellished: bool = False, profile: str | None = None,
+                 retry_skipped: bool = False) -> HarvestSummary:
     """Load every hit of a ``/find`` query into ``store`` (a LocalStore or a path).
 
     With ``full``, each hit is fetched with the record API, ``embellished`` or not, in
     any ``profile``.
 
     Resumes at the saved offset unless ``resume=False``; a completed harvest starts over.
-    Stops with a warning at the 10000-hit search window (split the query).
+    Stops with a warning at the 10000-hit search window (split the query). Records that
+    could not be loaded are kept in the checkpoint's skip list; ``retry_skipped`` fetches
+    them again first.
     """
     started = time.monotonic()
     pairs = params.params() if isinstance(params, FindQuery) else (
@@ -170,6 +204,8 @@ def harvest_find(store: Any, params: FindQuery | Mapping[str, Any] | Iterable[tu
     offset = int(checkpoint.state.get("offset", 0))
     remaining = None if max_items is None else max(0, max_items - offset)
     loader = _Loader(store, checkpoint, summary, strict, progress)
+    if retry_skipped:
+        loader.retry_skipped(session or make_session(cache=False), base_url)
     if remaining == 0:
         return _finish(loader, started)
     results = iter_find(pairs, page_size=page_size, max_items=remaining, offset=offset,
@@ -193,7 +229,8 @@ def harvest_find(store: Any, params: FindQuery | Mapping[str, Any] | Iterable[tu
 def harvest_oai(store: Any, *, set: str | None = None, from_: str | None = None,  # noqa: A002
                 until: str | None = None, metadata_prefix: str = "jsonld", batch_size: int = DEFAULT_BATCH,
                 resume: bool = True, strict: bool = False, session: requests.Session | None = None,
-                base_url: str | None = None, progress: Progress = None) -> HarvestSummary:
+                base_url: str | None = None, progress: Progress = None, retry_skipped: bool = False,
+                libris_url: str | None = None) -> HarvestSummary:
     """Load an OAI-PMH ``ListRecords`` harvest into ``store``, page-aligned batches.
 
     Resumes at the saved resumption token. Once a harvest has completed, running it
@@ -211,8 +248,11 @@ def harvest_oai(store: Any, *, set: str | None = None, from_: str | None = None,
             log.info("incremental OAI-PMH harvest from %s", from_)
         checkpoint.completed = False
         checkpoint.state = {"until": checkpoint.state.get("until")}
-    client = OAIClient(base_url, session or make_session(cache=False))
+    session = session or make_session(cache=False)
+    client = OAIClient(base_url, session)
     loader = _Loader(store, checkpoint, summary, strict, progress)
+    if retry_skipped:
+        loader.retry_skipped(session, libris_url)
     batch: list[Record] = []
     pages = client.iter_pages("ListRecords", metadata_prefix, set, from_, until, token)
     for page in pages:
@@ -240,7 +280,8 @@ def harvest_oai(store: Any, *, set: str | None = None, from_: str | None = None,
 def harvest_changes(store: Any, *, since: Position | Mapping[str, str] | str | None = None,
                     batch_size: int = DEFAULT_BATCH, concurrency: int = 4, resume: bool = True,
                     strict: bool = False, session: requests.Session | None = None, base_url: str | None = None,
-                    libris_url: str | None = None, progress: Progress = None) -> HarvestSummary:
+                    libris_url: str | None = None, progress: Progress = None,
+                    retry_skipped: bool = False) -> HarvestSummary:
     """Apply the change feed to ``store``: fetch created/updated records, drop deleted ones.
 
     Continues from the position saved by the previous run; ``since``, when given, is used
@@ -250,9 +291,11 @@ def harvest_changes(store: Any, *, since: Position | Mapping[str, str] | str | N
     store, checkpoint, summary = _start("changes", store, {"feed": "emm"}, resume)
     position = since if since is not None else checkpoint.state.get("position")
     checkpoint.completed = False
-    feed = ChangeFeed(position, session=session or make_session(cache=False), base_url=base_url,
-                      libris_url=libris_url, concurrency=concurrency)
+    session = session or make_session(cache=False)
+    feed = ChangeFeed(position, session=session, base_url=base_url, libris_url=libris_url, concurrency=concurrency)
     loader = _Loader(store, checkpoint, summary, strict, progress)
+    if retry_skipped:
+        loader.retry_skipped(session, libris_url)
     seen = 0
     for batch in batched(feed, batch_size):
         seen = loader.skip_many(feed.skipped, seen)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +41,11 @@ from urllib.parse import unquote
 
 import requests
 
-from .checkpoints import Checkpoint, open_checkpoint
+from .checkpoints import Checkpoint, check_interrupt, open_checkpoint
 from .config import service_url
 from .errors import GoneError, HTTPError, InvalidInputError, LinkedDataError, NotFoundError, ServiceUnavailableError
 from .libris.changes import Activity, ChangeFeed, Position, parse_time
-from .libris.dumps import DumpClient, DumpReader, DumpRegenerated, check_selection, iter_download, library_selection
+from .libris.dumps import DumpClient, DumpPage, DumpReader, DumpRegenerated, check_selection, iter_download, library_selection
 from .libris.find import fetch_many
 from .records import Record, batched
 
@@ -160,6 +161,44 @@ class _Run:
                 self.progress(len(records))
         checkpoint.state.update(state)
         checkpoint.save()
+        check_interrupt(self.summary.records + self.summary.deleted)
+
+    def load_stream(self, checkpoint: Checkpoint, units: Iterator[tuple[list[Record], dict[str, Any]]]) -> None:
+        """Load ``(records, state)`` units through one ``load_records`` call, so reading and
+        parsing the next batch overlap writing this one. After each committed batch the
+        checkpoint gets the state of the last unit whose records are all committed."""
+        marks: deque[tuple[int, dict[str, Any]]] = deque()
+        produced = committed = 0
+        last: dict[str, Any] = {}
+
+        def records() -> Iterator[Record]:
+            nonlocal produced, last
+            for recs, state in units:
+                for record in recs:
+                    produced += 1
+                    yield record
+                marks.append((produced, state))
+                last = state
+
+        def saved(count: int) -> None:
+            nonlocal committed
+            committed += count
+            while marks and marks[0][0] <= committed:
+                checkpoint.state.update(marks.popleft()[1])
+            checkpoint.records += count
+            checkpoint.batches += 1
+            checkpoint.save()
+            if self.progress is not None:
+                self.progress(count)
+            check_interrupt(self.summary.records + committed)
+
+        stats = self.store.load_records(records(), batch_size=self.batch_size, strict=self.strict, progress=saved)
+        self.summary.records += stats.records
+        self.summary.deleted += stats.deleted
+        self.summary.skipped.extend(stats.skipped)
+        checkpoint.skipped += len(stats.skipped)
+        checkpoint.state.update(last)
+        checkpoint.save()
 
     def skip(self, checkpoint: Checkpoint, skipped: list[tuple[str, str]]) -> None:
         for ident, reason in skipped:
@@ -175,14 +214,19 @@ class _Run:
                           poll_interval=self.poll_interval, max_wait=self.max_wait)
 
     def has_dump(self, selection: str) -> bool:
-        """Whether the server offers a dump of ``selection`` (False: no EMM, or not listed)."""
+        """Whether the server offers a dump of ``selection`` (False: no EMM, or a library it does not list).
+
+        ``all`` and ``type:`` selections are tried directly (the index lists only some types).
+        """
+        if not selection.startswith("itemAndInstance:"):
+            return True
         try:
             listed = self.dump_client(selection).index()
         except (HTTPError, ServiceUnavailableError) as exc:
             self.summary.warnings.append(f"no EMM dumps at {service_url('emm', self.urls['emm'])} "
                                          f"({str(exc).splitlines()[0]}); using OAI-PMH")
             return False
-        if selection in listed or selection.startswith("type:"):
+        if selection in listed:
             return True
         self.summary.warnings.append(f"the server lists no dump of {selection}; using OAI-PMH")
         return False
@@ -194,6 +238,7 @@ class _Run:
         client = self.dump_client(selection)
         for _ in range(MAX_RESTARTS + 1):
             try:
+                first = None
                 if not state.get("start_time"):
                     first = client.wait_until_done()
                     earliest = state.get("since")
@@ -205,7 +250,7 @@ class _Run:
                 if state["mode"] == "download":
                     self._load_download(client, checkpoint)
                 else:
-                    self._load_pages(client, checkpoint)
+                    self._load_pages(client, checkpoint, first)
                 self._dump_file(checkpoint).unlink(missing_ok=True)
                 self.commit(checkpoint, [], {"phase": "follow", "via": "emm",
                                              "position": {"time": state["since"], "id": ""}})
@@ -253,19 +298,17 @@ class _Run:
                                       state["start_time"], check.start_time)
             self.commit(checkpoint, [], {"line": 0})
         reader = DumpReader(client.selection)
-        batch: list[Record] = []
-        line = int(state.get("line", 0))
-        for number, item in iter_download(path, line):
-            batch.extend(self._note_types(reader.records(item), state))
-            line = number + 1
-            if len(batch) >= self.batch_size:
-                self.skip(checkpoint, reader.skipped)
-                self.commit(checkpoint, batch, {"line": line})
-                batch = []
-        self.skip(checkpoint, reader.skipped)
-        self.commit(checkpoint, batch, {"line": line})
 
-    def _load_pages(self, client: DumpClient, checkpoint: Checkpoint) -> None:
+        def units() -> Iterator[tuple[list[Record], dict[str, Any]]]:
+            for number, item in iter_download(path, int(state.get("line", 0))):
+                records = self._note_types(reader.records(item), state)
+                self.skip(checkpoint, reader.skipped)
+                yield records, {"line": number + 1}
+
+        self.load_stream(checkpoint, units())
+
+    def _load_pages(self, client: DumpClient, checkpoint: Checkpoint, first: DumpPage | None) -> None:
+        """Page through a ``done`` dump; ``first`` is its first page when it was just fetched."""
         state = checkpoint.state
         reader = DumpReader(client.selection)
         offset = int(state.get("offset", 0))
@@ -276,15 +319,15 @@ class _Run:
             for item in first.items:
                 if isinstance(item, dict) and "@graph" not in item:
                     reader.records(item)
-        batch: list[Record] = []
-        for page_offset, page in client.iter_pages(state["start_time"], offset):
-            for item in page.items:
-                batch.extend(self._note_types(reader.records(item), state))
-            following = page_offset + max(len(page.items), 1) if page.next is None else _offset_of(page.next)
-            if len(batch) >= self.batch_size or page.next is None:
+
+        def units() -> Iterator[tuple[list[Record], dict[str, Any]]]:
+            for page_offset, page in client.iter_pages(state["start_time"], offset, first if not offset else None):
+                records = [r for item in page.items for r in self._note_types(reader.records(item), state)]
                 self.skip(checkpoint, reader.skipped)
-                self.commit(checkpoint, batch, {"offset": following})
-                batch = []
+                following = page_offset + max(len(page.items), 1) if page.next is None else _offset_of(page.next)
+                yield records, {"offset": following}
+
+        self.load_stream(checkpoint, units())
 
     @staticmethod
     def _note_types(records: list[Record], state: dict[str, Any]) -> list[Record]:

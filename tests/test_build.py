@@ -87,3 +87,74 @@ def test_bad_harvest_entries_are_clear_errors(tmp_path):
     cfg.write_text('[[harvest]]\nkind = "oai"\nsets = "bib"\n', "utf-8")
     with pytest.raises(ConfigError, match="unknown key.*sets"):
         load_config(cfg)
+
+
+# ------------------------------------------------------------------ the typed config (issue 14)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[libris]\nfind = [{ q = "*", max = "five" }]\n', r"\[libris\] find\[0\]\.max: expected an integer, got 'five'"),
+    ('[libris]\nids = "k9dt4hbw6p1ncz8"\n', r"\[libris\] ids: expected a list of strings, got 'k9dt4hbw6p1ncz8'"),
+    ('[libris]\nholdings = "no"\n', r"\[libris\] holdings: expected true or false, got 'no'"),
+    ('[libris]\nfind = [{ q = "*", filtrs = { "@type" = "Instance" } }]\n',
+     r"\[libris\] find\[0\]: unknown key 'filtrs' \(known: filters, max, q\)"),
+    ('[libris]\nconcurrency = 0\n', r"\[libris\] concurrency: expected an integer of at least 1, got 0"),
+    ('[organisations]\nisils = [1]\n', r"\[organisations\] isils: expected a list of strings"),
+    ('[[sync]]\nlibrary = "a b"\n', r"\[\[sync\]\] 1: dump selection"),
+    ('[[sync]]\nlibary = "S"\n', r"\[\[sync\]\] 1: unknown key 'libary'"),
+    ('[misc]\n', r"top level: unknown key 'misc' \(known: harvest, libris, organisations, sync\)"),
+])
+def test_every_config_key_and_type_is_checked(tmp_path, text, message):
+    cfg = tmp_path / "job.toml"
+    cfg.write_text(text, "utf-8")
+    with pytest.raises(ConfigError, match=r"job\.toml: " + message):
+        load_config(cfg)
+
+
+def test_the_bundled_config_is_valid_and_typed():
+    cfg = load_config()
+    assert cfg.libris.find[0].max == 500 and cfg.libris.holdings is True and cfg.sync == []
+
+
+# ------------------------------------------------------------------ bulk paths, requests, resume
+
+
+def test_build_uses_bulk_paths_and_prints_request_counts(emu_env, session, tmp_path):
+    before = len(emu_env.requests_to("libris"))
+    result = run_build(None, tmp_path / "kg", session=session)
+    made = len(emu_env.requests_to("libris")) - before
+    assert made == result.requests["libris"] <= 3  # one /find page of hits, one /find of their holdings
+    assert f"{result.total_requests} requests (" in result.report()
+
+
+def test_holdings_from_a_library_dump_and_a_sync_entry(emu_env, session, tmp_path):
+    cfg = tmp_path / "job.toml"
+    cfg.write_text('[libris]\nfind = [{ q = "*", filters = { "@type" = "Instance" } }]\nholdings_libraries = ["Umu"]\n[organisations]\nisil_queries = []\n'
+                   '[[sync]]\nlibrary = "Uu"\n', "utf-8")
+    result = run_build(load_config(cfg), tmp_path / "kg", session=session)
+    expected = expected_holdings(emu_env.corpus)
+    got = {row["library"]: int(row["items"]) for row in result.table}
+    assert got["https://libris.kb.se/library/Umu"] == expected["https://libris.kb.se/library/Umu"]
+    assert got["https://libris.kb.se/library/Uu"] == len(emu_env.corpus.held_by("Uu")) and result.synced > 0
+    assert result.requests["emm"] >= 2
+
+
+def test_an_interrupted_build_is_marked_resumes_and_query_warns(emu_env, session, tmp_path):
+    from click.testing import CliRunner
+
+    from linkeddata import checkpoints
+    from linkeddata.build import unfinished_build
+    from linkeddata.cli import cli
+
+    reference = run_build(None, tmp_path / "reference", session=session)
+    store = tmp_path / "kg"
+    checkpoints._interrupt.set()  # Ctrl-C: honoured after the first committed batch
+    with pytest.raises(checkpoints.Interrupted, match="records saved; run the same command to resume"):
+        run_build(None, store, session=session)
+    assert unfinished_build(store)
+    warned = CliRunner().invoke(cli, ["query", "holdings-by-library", "--store", str(store)])
+    assert "has not finished; results are partial" in warned.output
+    again = run_build(None, store, session=session)
+    assert again.resumed and unfinished_build(store) is None
+    assert open_store(store).canonical_nquads() == open_store(tmp_path / "reference").canonical_nquads()
+    assert again.table == reference.table

@@ -155,3 +155,34 @@ def test_kill_and_resume_matches_clean_run(tmp_path, kind):
         assert killed.count_triples() == clean_triples
     [cp] = list_checkpoints(store_dir)
     assert cp.completed
+
+
+def test_skipped_records_are_listed_in_the_checkpoint_and_retried(tmp_path):
+    from linkeddata.checkpoints import list_checkpoints
+
+    with Emulator(services=["oaipmh", "libris"], size=20, oai_conversion_failures=["f5nc8rlm2x0vq7s"]) as emu:
+        session = make_session(cache=False, rate_limit=None)
+        store = open_store(tmp_path / "kg")
+        first = harvest_oai(store, set="bib", session=session, base_url=emu.url("oaipmh"))
+        assert [i for i, _ in first.skipped] == ["https://libris.kb.se/f5nc8rlm2x0vq7s"]
+        [checkpoint] = list_checkpoints(tmp_path / "kg")
+        assert checkpoint.skip_list[0][0] == "https://libris.kb.se/f5nc8rlm2x0vq7s"
+        assert not store.has_graph("https://libris.kb.se/f5nc8rlm2x0vq7s")
+        again = harvest_oai(store, set="bib", session=session, base_url=emu.url("oaipmh"), retry_skipped=True,
+                            libris_url=emu.url("libris"))
+        assert again.retried == 1 and store.has_graph("https://libris.kb.se/f5nc8rlm2x0vq7s")
+
+
+def test_ctrl_c_finishes_the_batch_and_says_how_to_resume(tmp_path):
+    from linkeddata import checkpoints
+
+    with Emulator(services=["libris"], size=30) as emu:
+        session = make_session(cache=False, rate_limit=None)
+        store = open_store(tmp_path / "kg")
+        checkpoints._interrupt.set()
+        with pytest.raises(checkpoints.Interrupted, match="^10 records saved; run the same command to resume"):
+            harvest_find(store, {"q": "*"}, page_size=20, batch_size=10, session=session, base_url=emu.url("libris"))
+        assert len(store.graphs()) == 10
+        rest = harvest_find(store, {"q": "*"}, page_size=20, batch_size=10, session=session,
+                            base_url=emu.url("libris"))
+        assert rest.resumed and rest.completed

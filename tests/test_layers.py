@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("rdf", ["jsonld", "readers", "profiles", "formats"]),
     ("clients", ["libris", "organisations"]),
     ("store", ["store_protocol", "store", "remote", "query", "sources", "dump"]),
-    ("jobs", ["checkpoints", "harvest", "sync", "build"]),
+    ("jobs", ["checkpoints", "harvest", "sync", "build", "buildconfig"]),
     ("front", ["", "__main__", "cli", "notebook", "serve"]),
     ("testing", ["emulator", "testing", "demo"]),
 ]

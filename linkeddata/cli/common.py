@@ -62,8 +62,8 @@ class LinkedDataGroup(click.Group):
         except OSError as exc:  # a file that cannot be read or written: one line, never a traceback
             click.echo(f"Error: {os_error_text(exc)}", err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+        except KeyboardInterrupt as exc:  # a job stopped between batches says what it saved
+            click.echo(f"Interrupted: {exc}" if str(exc) else "Interrupted.", err=True)
             sys.exit(130)
 
 

@@ -113,6 +113,7 @@ def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, .
     if map_path and map_path.suffix.lower() not in (".png", ".svg"):
         raise click.BadParameter(f"a map is a .png or .svg file, not {map_path.name}", param_hint="--map")
     st = open_store(store, read_only=True)
+    _warn_unfinished(store)
     text = format_results(run_query(st, query_text, parsed), fmt, nl=nl)
     write_output(output, text if text.endswith("\n") else text + "\n", report=False)
     if map_path:
@@ -130,6 +131,16 @@ def _first_sentence(text: str) -> str:
     """
     match = re.search(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)(?<!\betc)\.(\s|$)", text)
     return text[:match.start()] + "." if match else text
+
+
+def _warn_unfinished(store: object) -> None:
+    """Warn on stderr when a build into this store was interrupted (its results are partial)."""
+    from ..build import unfinished_build
+
+    started = unfinished_build(store) if isinstance(store, Path) else None
+    if started:
+        click.echo(f"Warning: the build into {store} started {started} has not finished; results are partial "
+                   "(run the same build again to finish it).", err=True)
 
 
 @click.command()
@@ -200,8 +211,9 @@ def demo(store: Path | None, size: int, quiet: bool) -> None:
 def build(config: Path | None, store: Path, quiet: bool) -> None:
     """Build a ready-to-query store from a TOML config (default: the bundled one)."""
     from ..build import load_config, run_build
+    from ..checkpoints import graceful_interrupt
 
     cfg = load_config(config)
-    with progress_bar(quiet, desc="build") as bar:
+    with graceful_interrupt(), progress_bar(quiet, desc="build") as bar:
         result = run_build(cfg, store, session=get_session(), progress=bar.update)
     click.echo(result.report())

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..checkpoints import graceful_interrupt
 from .common import progress_bar, quiet_option, store_option
 
 
@@ -21,6 +22,8 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--resume/--restart", default=True, show_default=True,
                         help="Continue from the saved checkpoint, or discard it and start over.")(func)
     func = click.option("--strict", is_flag=True, help="Fail on the first unusable record instead of skipping it.")(func)
+    func = click.option("--retry-skipped", is_flag=True,
+                        help="First fetch the records an earlier run skipped (the checkpoint's skip list) again.")(func)
     func = click.option("--batch-size", default=500, show_default=True, help="Records per transaction.")(func)
     func = click.option("--rate-limit", type=float, default=10.0, show_default=True,
                         help="Requests per second per host (0: no limit).")(func)
@@ -76,18 +79,18 @@ def harvest() -> None:
 @_common
 def find_cmd(query: str, filters: tuple[str, ...], max_items: int | None, full: bool, embellished: bool,
              profile: str | None, concurrency: int, page_size: int, store: Path, resume: bool, strict: bool,
-             batch_size: int, rate_limit: float, quiet: bool) -> None:
+             batch_size: int, rate_limit: float, quiet: bool, retry_skipped: bool) -> None:
     """Load every /find hit of QUERY (default: everything) into the store."""
     from ..harvest import harvest_find
     from ..libris.find import parse_filter_args
     from ..store import open_store
 
     params = [("q", query)] + parse_filter_args(filters)
-    with open_store(store) as st, progress_bar(quiet, desc="find", total=max_items) as bar:
+    with graceful_interrupt(), open_store(store) as st, progress_bar(quiet, desc="find", total=max_items) as bar:
         summary = harvest_find(st, params, page_size=page_size, max_items=max_items, full=full,
                                concurrency=concurrency, batch_size=batch_size, resume=resume, strict=strict,
                                session=_session(rate_limit), progress=bar.update, embellished=embellished,
-                               profile=profile)
+                               profile=profile, retry_skipped=retry_skipped)
     _report(summary)
 
 
@@ -98,15 +101,15 @@ def find_cmd(query: str, filters: tuple[str, ...], max_items: int | None, full: 
 @click.option("--prefix", default="jsonld", show_default=True, help="metadataPrefix.")
 @_common
 def oai_cmd(set_spec: str | None, from_: str | None, until: str | None, prefix: str, store: Path, resume: bool,
-            strict: bool, batch_size: int, rate_limit: float, quiet: bool) -> None:
+            strict: bool, batch_size: int, rate_limit: float, quiet: bool, retry_skipped: bool) -> None:
     """Harvest OAI-PMH ListRecords into the store (incremental after a completed run)."""
     from ..harvest import harvest_oai
     from ..store import open_store
 
-    with open_store(store) as st, progress_bar(quiet, desc="oai-pmh") as bar:
+    with graceful_interrupt(), open_store(store) as st, progress_bar(quiet, desc="oai-pmh") as bar:
         summary = harvest_oai(st, set=set_spec, from_=from_, until=until, metadata_prefix=prefix,
                               batch_size=batch_size, resume=resume, strict=strict, session=_session(rate_limit),
-                              progress=bar.update)
+                              progress=bar.update, retry_skipped=retry_skipped)
     _report(summary)
 
 
@@ -115,12 +118,13 @@ def oai_cmd(set_spec: str | None, from_: str | None, until: str | None, prefix: 
 @click.option("--concurrency", default=4, show_default=True, help="Parallel record fetches.")
 @_common
 def changes_cmd(since: str | None, concurrency: int, store: Path, resume: bool, strict: bool, batch_size: int,
-                rate_limit: float, quiet: bool) -> None:
+                rate_limit: float, quiet: bool, retry_skipped: bool) -> None:
     """Apply the change feed since the last run (the whole history the first time)."""
     from ..harvest import harvest_changes
     from ..store import open_store
 
-    with open_store(store) as st, progress_bar(quiet, desc="changes") as bar:
+    with graceful_interrupt(), open_store(store) as st, progress_bar(quiet, desc="changes") as bar:
         summary = harvest_changes(st, since=since, concurrency=concurrency, batch_size=batch_size, resume=resume,
-                                  strict=strict, session=_session(rate_limit), progress=bar.update)
+                                  strict=strict, session=_session(rate_limit), progress=bar.update,
+                                  retry_skipped=retry_skipped)
     _report(summary)

@@ -44,6 +44,7 @@ def sync_cmd(libraries: tuple[str, ...], types: tuple[str, ...], everything: boo
       linkeddata sync --library S --store ./kg
       linkeddata sync --library S --library Uu --type Agent --store ./kg
     """
+    from ..checkpoints import graceful_interrupt
     from ..http import make_session
     from ..store import open_store
     from ..sync import selections_for, sync
@@ -51,7 +52,7 @@ def sync_cmd(libraries: tuple[str, ...], types: tuple[str, ...], everything: boo
     chosen = selections_for(libraries, types, everything)
     session = make_session(cache=False, rate_limit=rate_limit or None)
     try:
-        with open_store(store) as st, progress_bar(quiet, desc="sync") as bar:
+        with graceful_interrupt(), open_store(store) as st, progress_bar(quiet, desc="sync") as bar:
             summary = sync(st, chosen, download=not pages, organisations=organisations, batch_size=batch_size,
                            concurrency=concurrency, resume=resume, session=session, progress=bar.update)
     finally:

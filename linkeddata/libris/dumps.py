@@ -183,16 +183,18 @@ class DumpClient:
             log.info("dump %s is generating; waiting %.1f s", self.selection, self.poll_interval)
             time.sleep(self.poll_interval)
 
-    def iter_pages(self, start_time: str, offset: int = 0) -> Iterator[tuple[int, DumpPage]]:
+    def iter_pages(self, start_time: str, offset: int = 0, first: DumpPage | None = None
+                   ) -> Iterator[tuple[int, DumpPage]]:
         """``(offset, page)`` from ``offset`` to the last page of a ``done`` dump.
 
+        ``first`` is the page at ``offset`` when the caller already has it (no request).
         Raises :class:`DumpRegenerated` when a page has another ``startTime``, and an error
         naming the page when it is not ``done`` (the dump was restarted under us).
         """
         url: str | None = self.page_url(offset)
         for _ in range(self.max_pages):
             assert url is not None
-            page = self.page(url=url)
+            page, first = first or self.page(url=url), None
             if page.start_time != start_time:
                 raise DumpRegenerated(f"dump {self.selection} was regenerated ({start_time} → {page.start_time})",
                                       start_time, page.start_time)

@@ -1,0 +1,286 @@
+"""Sync and build scenarios of the benchmark (``python -m bench --scenarios sync-download,…``).
+
+Each scenario runs in its own child process (see :mod:`bench`), which hosts the emulator
+(``Emulator(size=N)``, so its request log counts what the client asked for) and runs the
+measured client, ``linkeddata sync`` or ``run_build``, in a grandchild process whose peak
+RSS is read with ``os.wait4``: the emulator's memory never mixes into the client's.
+
+* ``sync-download``  first sync of ``--all`` by the gzipped download into an on-disk store;
+  then pyoxigraph ``bulk_load`` of the same quads as N-Quads (the reference); requests per
+  1000 records, throughput ratio, peak RSS
+* ``sync-pages``     the same selection page by page (requests per 100 records)
+* ``build-find``     ``run_build`` of N ``/find`` hits (at most the 10000 window) without
+  embellishment: requests per 100 hits
+* ``sync-follow``    a synced store, then 10,000 changes (deletes, moves, repeated edits,
+  rows sharing a millisecond) followed; compared graph for graph with a fresh sync
+* ``sync-kill``      SIGKILL at >= 20 points during a dump load and >= 20 during a follow;
+  the store is compared with the fault-free one
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+FOLLOW_CHANGES = 10_000
+KILLS = 20
+
+
+def _env(emu: Any) -> dict[str, str]:
+    env = {**os.environ, **emu.env(), "LINKEDDATA_NO_CACHE": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _cli(emu: Any, args: list[str], timeout: float = 3600) -> dict[str, Any]:
+    """Run ``linkeddata ARGS`` in a grandchild: seconds, peak RSS (MB), output."""
+    cmd = [sys.executable, "-m", "linkeddata", *args]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=_env(emu), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"linkeddata {' '.join(args)} timed out")
+        time.sleep(0.01)
+    seconds = time.perf_counter() - started
+    out, err = proc.stdout.read() if proc.stdout else "", proc.stderr.read() if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 2):
+        raise RuntimeError(f"linkeddata {' '.join(args)} exited {code}: {err.strip()[-300:]}")
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024.0, "output": out.strip(), "exit": code}
+
+
+def _count(emu: Any, start: int) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in emu.request_log[start:]:
+        counts[entry.service] = counts.get(entry.service, 0) + 1
+    return counts
+
+
+def _store_stats(path: Path) -> dict[str, int]:
+    from linkeddata.store import open_store
+
+    with open_store(path, read_only=True) as st:
+        return {"graphs": len(st.graphs()), "triples": len(st.inner)}
+
+
+def _digest(path: Path) -> str:
+    """A digest of the store's canonical N-Quads (graph for graph, blank nodes canonicalised)."""
+    from linkeddata.store import open_store
+
+    with open_store(path, read_only=True) as st:
+        return hashlib.sha256(st.canonical_nquads().encode("utf-8")).hexdigest()
+
+
+def _bulk_reference(store: Path, workdir: Path) -> dict[str, Any]:
+    """pyoxigraph's own ``bulk_load`` of the same quads, from an N-Quads file."""
+    import pyoxigraph as ox
+
+    from linkeddata.store import open_store
+
+    nq = workdir / "synced.nq"
+    with open_store(store, read_only=True) as st:
+        st.dump(nq)
+    with tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
+        fresh = ox.Store(str(Path(tmp) / "kg"))
+        started = time.perf_counter()
+        fresh.bulk_load(path=str(nq), format=ox.RdfFormat.N_QUADS)
+        fresh.flush()
+        seconds = time.perf_counter() - started
+        triples = len(fresh)
+        del fresh
+    nq.unlink()
+    return {"seconds": seconds, "triples": triples}
+
+
+def _sync_args(store: Path, *extra: str) -> list[str]:
+    return ["sync", "--all", "--store", str(store), "--rate-limit", "0", "--no-organisations", "--quiet", *extra]
+
+
+def _prepared(size: int) -> Any:
+    from linkeddata.emulator import Emulator
+
+    return Emulator(size=size, seed=42)
+
+
+def scenario_sync_download(size: int, workdir: Path) -> dict[str, Any]:
+    with _prepared(size) as emu, tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
+        import requests
+
+        # the emulator makes the dump file once (server work, outside the client's measured time)
+        requests.get(emu.url("emm") + "/full?selection=all&download=x", timeout=600).close()
+        store = Path(tmp) / "kg"
+        start = len(emu.request_log)
+        run = _cli(emu, _sync_args(store))
+        requests_made = _count(emu, start)
+        stats = _store_stats(store)
+        bulk = _bulk_reference(store, Path(tmp))
+    return {"records": stats["graphs"], "triples": stats["triples"], "seconds": run["seconds"],
+            "client_peak_mb": run["peak_mb"], "requests": requests_made, "bulk": bulk, "output": run["output"]}
+
+
+def scenario_sync_pages(size: int, workdir: Path) -> dict[str, Any]:
+    with _prepared(size) as emu, tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
+        store = Path(tmp) / "kg"
+        start = len(emu.request_log)
+        run = _cli(emu, _sync_args(store, "--pages"))
+        requests_made = _count(emu, start)
+        stats = _store_stats(store)
+    return {"records": stats["graphs"], "triples": stats["triples"], "seconds": run["seconds"],
+            "client_peak_mb": run["peak_mb"], "requests": requests_made}
+
+
+def scenario_build_find(size: int, workdir: Path) -> dict[str, Any]:
+    hits = min(10_000, size)
+    with _prepared(size) as emu, tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
+        config = Path(tmp) / "job.toml"
+        config.write_text(f'[libris]\nfind = [{{ q = "*", filters = {{ "@type" = "Instance" }}, max = {hits} }}]\n'
+                          '[organisations]\nisil_queries = []\n', "utf-8")
+        store = Path(tmp) / "kg"
+        start = len(emu.request_log)
+        run = _cli(emu, ["build", str(config), "--store", str(store), "--quiet"])
+        requests_made = _count(emu, start)
+    return {"hits": hits, "seconds": run["seconds"], "client_peak_mb": run["peak_mb"], "requests": requests_made,
+            "output": run["output"].splitlines()[:2]}
+
+
+def scenario_sync_follow(size: int, workdir: Path) -> dict[str, Any]:
+    with _prepared(size) as emu, tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
+        followed, fresh = Path(tmp) / "followed", Path(tmp) / "fresh"
+        _cli(emu, _sync_args(followed))
+        made = emu.corpus.churn(FOLLOW_CHANGES, seed=7)
+        start = len(emu.request_log)
+        run = _cli(emu, _sync_args(followed))
+        requests_made = _count(emu, start)
+        emu.options["emm_dump_regenerate"] = True  # a dump taken after the changes
+        _cli(emu, _sync_args(fresh))
+        same = _digest(followed) == _digest(fresh)
+    return {"changes": FOLLOW_CHANGES, "made": made, "seconds": run["seconds"], "client_peak_mb": run["peak_mb"],
+            "requests": requests_made, "equal": same, "output": run["output"]}
+
+
+def _kill_chain(emu: Any, args: list[str], kills: int, seed: str) -> tuple[int, int]:
+    rng = random.Random(seed)
+    killed = attempts = 0
+    while killed < kills and attempts < kills * 3:
+        attempts += 1
+        start = len(emu.request_log)
+        after = rng.randint(1, 40)
+        moment = rng.uniform(0.3, 2.5) if attempts % 3 == 0 else None
+        proc = subprocess.Popen([sys.executable, "-m", "linkeddata", *args], env=_env(emu),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        began = time.monotonic()
+        while proc.poll() is None and time.monotonic() - began < 120:
+            if (moment is None and len(emu.request_log) - start >= after) or (
+                    moment is not None and time.monotonic() - began >= moment):
+                break
+            time.sleep(0.002)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=120)
+        killed += proc.returncode == -signal.SIGKILL
+    return killed, attempts
+
+
+def scenario_sync_kill(size: int, workdir: Path) -> dict[str, Any]:
+    from linkeddata.emulator import Emulator
+
+    size = min(size, 300)
+    out: dict[str, Any] = {}
+    with Emulator(size=size, latency=0.002, emm_dump_page_size=20) as emu, \
+            tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
+        reference, store = Path(tmp) / "reference", Path(tmp) / "killed"
+        args_ref = _sync_args(reference, "--pages", "--batch-size", "20")
+        args = _sync_args(store, "--pages", "--batch-size", "20")
+        _cli(emu, args_ref)
+        out["dump_kills"], out["dump_attempts"] = _kill_chain(emu, args, KILLS, "dump")
+        _cli(emu, args)
+        out["dump_equal"] = _digest(store) == _digest(reference)
+        emu.corpus.churn(600, seed=11)
+        _cli(emu, args_ref)
+        out["follow_kills"], out["follow_attempts"] = _kill_chain(emu, args, KILLS, "follow")
+        _cli(emu, args)
+        out["follow_equal"] = _digest(store) == _digest(reference)
+    return out
+
+
+SCENARIOS = {
+    "sync-download": scenario_sync_download,
+    "sync-pages": scenario_sync_pages,
+    "build-find": scenario_build_find,
+    "sync-follow": scenario_sync_follow,
+    "sync-kill": scenario_sync_kill,
+}
+
+TARGETS = {
+    "sync download requests per 1000 records": 1.0,
+    "sync pages requests per 100 records": 1.0,
+    "build requests per 100 hits": 1.0,
+    "sync vs bulk_load": 0.7,
+    "sync peak RSS MB": 500.0,
+    "sync memory 10x records": 1.3,
+}
+
+
+def summarise(size: int, res: dict[str, dict[str, Any]], rows: list[dict[str, Any]], row: Any) -> None:
+    """Rows of the sync scenarios for the bench table (``row`` is the bench's row helper)."""
+    down = res.get("sync-download", {})
+    if "records" in down:
+        total = sum(down["requests"].values())
+        per = total * 1000 / down["records"]
+        row(rows, size, "sync download requests/1000 rec", f"{per:.2f}", "<= 1",
+            per <= TARGETS["sync download requests per 1000 records"],
+            note=f"{total} requests ({down['requests']}), {down['records']:,} records")
+        rate = down["triples"] / down["seconds"]
+        bulk_rate = down["bulk"]["triples"] / down["bulk"]["seconds"]
+        ratio = rate / bulk_rate
+        row(rows, size, "sync download vs bulk_load", f"{ratio:.2f}x", ">= 0.7x", ratio >= TARGETS["sync vs bulk_load"],
+            note=f"{rate:,.0f} vs {bulk_rate:,.0f} triples/s, {down['triples']:,} triples")
+        row(rows, size, "sync peak RSS MB (client)", f"{down['client_peak_mb']:.0f}", "< 500",
+            down["client_peak_mb"] < TARGETS["sync peak RSS MB"])
+    pages = res.get("sync-pages", {})
+    if "records" in pages:
+        total = sum(pages["requests"].values())
+        per = total * 100 / pages["records"]
+        row(rows, size, "sync pages requests/100 rec", f"{per:.2f}", "<= 1",
+            per <= TARGETS["sync pages requests per 100 records"],
+            note=f"{total} requests, {pages['records']:,} records, {pages['seconds']:.0f} s")
+    build = res.get("build-find", {})
+    if "hits" in build:
+        total = sum(build["requests"].values())
+        per = total * 100 / build["hits"]
+        row(rows, size, "build requests/100 hits", f"{per:.2f}", "<= 1", per <= TARGETS["build requests per 100 hits"],
+            note=f"{total} requests ({build['requests']}) for {build['hits']} hits")
+    follow = res.get("sync-follow", {})
+    if "equal" in follow:
+        row(rows, size, "follow 10,000 changes == fresh sync", "yes" if follow["equal"] else "NO", "equal",
+            follow["equal"], note=f"{sum(follow['requests'].values())} requests, {follow['seconds']:.0f} s, {follow['made']}")
+    kill = res.get("sync-kill", {})
+    if "dump_equal" in kill:
+        ok = kill["dump_equal"] and kill["follow_equal"] and min(kill["dump_kills"], kill["follow_kills"]) >= KILLS
+        row(rows, size, "sync kill -9 then re-run == fault-free", "yes" if ok else "NO", f">= {KILLS} kills each", ok,
+            note=f"dump {kill['dump_kills']} kills, follow {kill['follow_kills']} kills")
+    for name, r in res.items():
+        if name in SCENARIOS and "error" in r:
+            row(rows, size, f"{name} FAILED", r["error"])
+
+
+def memory_rows(small: int, base: dict[str, Any], big: dict[str, Any], rows: list[dict[str, Any]], row: Any) -> None:
+    if "client_peak_mb" in base and "client_peak_mb" in big:
+        growth = big["client_peak_mb"] / base["client_peak_mb"]
+        row(rows, small * 10, "memory 10x records (sync-download)", f"{growth:.2f}x RSS", "<= 1.3x",
+            growth <= TARGETS["sync memory 10x records"],
+            note=f"{base['client_peak_mb']:.0f} MB -> {big['client_peak_mb']:.0f} MB")
