@@ -418,8 +418,8 @@ def run_build(
             summary = _run_harvest(st, entry, session, progress)
             result.harvested += summary.records
             result.skipped.extend(summary.skipped)
-        for entry in cfg.sync:
-            synced = sync(st, entry.selections(), download=entry.download, session=session, progress=progress,
+        for kept in cfg.sync:
+            synced = sync(st, kept.selections(), download=kept.download, session=session, progress=progress,
                           organisations=False)
             result.synced += synced.records
             result.skipped.extend(synced.skipped)

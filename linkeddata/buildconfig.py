@@ -18,16 +18,17 @@ linkeddata.errors.ConfigError: job.toml: [libris] ids: expected a list of string
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10  # pragma: no cover
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # the tomli backport, a dependency on Python 3.10
+    import tomli as tomllib
 
 HARVEST_KINDS = ("oai", "find", "changes")
 

@@ -102,6 +102,8 @@ class SyncSummary:
     deleted: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     organisations: int = 0
+    #: Change-feed activities read (the newest per entity), whether or not they concerned the selection.
+    changes: int = 0
     missing_organisations: list[str] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
     restarts: int = 0
@@ -116,13 +118,19 @@ class SyncSummary:
 
     def __str__(self) -> str:
         how = "; ".join(f"{s} by {m}" for s, m in self.modes.items())
-        per = self.total_requests * 1000 / self.records if self.records else 0.0
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.requests.items())) or "none"
+        dumped = any(m.startswith("dump") for m in self.modes.values())
+        if dumped and self.records:
+            cost = f", {self.total_requests * 1000 / self.records:.1f} per 1000 records"
+        elif "change feed" in self.modes.values():
+            cost = f" for {self.changes} changes"
+        else:
+            cost = ""
         lines = [f"Synced {how}: {self.records} records loaded, {self.deleted} deleted, {len(self.skipped)} skipped, "
                  f"{self.organisations} organisations" + (" (resumed)" if self.resumed else "") + ".",
-                 f"{self.total_requests} requests ({counts}): {per:.1f} per 1000 records; {self.seconds:.1f} s."]
+                 f"{self.total_requests} requests ({counts}){cost}, in {self.seconds:.1f} s."]
         for selection, position in self.positions.items():
-            lines.append(f"{selection}: changes followed up to {position}")
+            lines.append(f"Position of {selection}: {position}")
         return "\n".join(lines)
 
 
@@ -349,6 +357,7 @@ class _Run:
         feed = ChangeFeed(state.get("position"), session=self.session, base_url=self.urls["emm"],
                           libris_url=self.urls["libris"], concurrency=self.concurrency)
         activities = feed.activities()
+        self.summary.changes += len(activities)
         log.info("%s: %d changed entities since %s", selection, len(activities), feed.since)
         relevant = _Relevance(selection, self.store, state.get("types", []), feed.fetch)
         for part in batched(activities, self.batch_size):
@@ -418,12 +427,12 @@ class _Relevance:
         """Whether a fetched record belongs to the selection."""
         entity = _entity(record)
         if self.type is not None:
-            return entity.get("@type") in self.types or self.store.has_graph(record.iri)
+            return entity.get("@type") in self.types or bool(self.store.has_graph(record.iri))
         if self.library is None:
             return True
         if entity.get("@type") == "Item":
-            return (entity.get("heldBy") or {}).get("@id") == self.library
-        return self.store.has_graph(record.iri)  # an instance this copy holds
+            return bool((entity.get("heldBy") or {}).get("@id") == self.library)
+        return bool(self.store.has_graph(record.iri))  # an instance this copy holds
 
     def instances_for(self, records: list[Record], concurrency: int, skipped: list[tuple[str, str]]) -> list[Record]:
         """The instance records that new holdings point to and that the store lacks."""

@@ -27,6 +27,8 @@ STRICT_MODULES = [
     "linkeddata.emulator.login", "linkeddata.emulator.xsearch", "linkeddata.progress", "linkeddata.notebook",
     "linkeddata.notebook.frames", "linkeddata.notebook.maps", "linkeddata.notebook.magics", "linkeddata.notebook.session",
     "linkeddata.notebook.interop",
+    "linkeddata.sync", "linkeddata.build", "linkeddata.buildconfig", "linkeddata.libris.dumps", "linkeddata.libris.find",
+    "linkeddata.cli.sync", "linkeddata.cli.harvest", "linkeddata.emulator.emm", "linkeddata.emulator.corpus",
 ]
 
 

@@ -169,7 +169,7 @@ class Corpus:
         record_iri = (self.lookup(iri) or (iri, ""))[0]
         if record_iri in self.deleted:
             return self.deleted[record_iri]
-        return self.records[record_iri]["@graph"][0]["modified"]
+        return str(self.records[record_iri]["@graph"][0]["modified"])
 
     def etag(self, iri: str, embellished: bool = False) -> str:
         """The ETag value without quotes: ``<checksum>`` or ``<checksum>:<embellished checksum>``."""

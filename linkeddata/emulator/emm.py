@@ -118,8 +118,8 @@ class _Feed:
     def activity(self, moment: datetime, iri: str, kind: str, created: set[str]) -> dict[str, Any] | None:
         corpus = self.emu.corpus
         doc = corpus.records.get(iri) or corpus.deleted_document(iri)
-        graph = (doc or {}).get("@graph") or [{}]
-        entity = graph[1] if len(graph) > 1 else {"@id": iri + "#it", "@type": "Record"}
+        graph: list[Any] = (doc or {}).get("@graph") or [{}]
+        entity: dict[str, Any] = graph[1] if len(graph) > 1 else {"@id": iri + "#it", "@type": "Record"}
         entity_id = entity.get("@id", iri + "#it")
         if kind == "Create":
             if entity_id in created:
@@ -128,7 +128,8 @@ class _Feed:
         stamp = java_utc(moment)
         obj: dict[str, Any] = {"id": entity_id, "type": "kbv:" + str(entity.get("@type", "Resource")), "updated": stamp}
         if entity.get("@type") == "Item" and isinstance(entity.get("heldBy"), dict):
-            obj["kbv:heldBy"] = {"@id": entity["heldBy"].get("@id")}
+            held: dict[str, Any] = entity["heldBy"]
+            obj["kbv:heldBy"] = {"@id": held.get("@id")}
         return {"type": kind, "published": stamp, "object": obj}
 
 
@@ -297,13 +298,13 @@ def embedded_entity(graph: list[dict[str, Any]]) -> dict[str, Any]:
     >>> embedded_entity([{"@id": "r"}, {"@id": "r#it", "instanceOf": {"@id": "r#work"}}, {"@id": "r#work", "x": 1}])
     {'@id': 'r#it', 'instanceOf': {'@id': 'r#work', 'x': 1}}
     """
-    local = {n["@id"]: n for n in graph[2:] if isinstance(n, dict) and n.get("@id")}
+    local: dict[str, Any] = {str(n["@id"]): n for n in graph[2:] if isinstance(n, dict) and n.get("@id")}
     used: set[str] = set()
 
     def inline(value: Any) -> Any:
         if isinstance(value, dict):
             ref = value.get("@id")
-            if len(value) == 1 and ref in local and ref not in used:
+            if len(value) == 1 and isinstance(ref, str) and ref in local and ref not in used:
                 used.add(ref)
                 return inline(copy.deepcopy(local[ref]))
             return {k: inline(v) for k, v in value.items()}
@@ -311,4 +312,5 @@ def embedded_entity(graph: list[dict[str, Any]]) -> dict[str, Any]:
             return [inline(v) for v in value]
         return value
 
-    return inline(copy.deepcopy(graph[1]))
+    entity: dict[str, Any] = inline(copy.deepcopy(graph[1]))
+    return entity

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, unquote, urljoin
 
 import requests
 
@@ -151,7 +151,7 @@ class DumpClient:
             url = category.get("url", "") if isinstance(category, dict) else ""
             found = re.search(r"[?&]selection=([^&]+)", url)
             if found:
-                out.append(requests.utils.unquote(found.group(1)))
+                out.append(unquote(found.group(1)))
         return out
 
     def page(self, offset: int = 0, url: str | None = None) -> DumpPage:

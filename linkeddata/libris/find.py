@@ -393,7 +393,7 @@ class FindResults:
                 return
             if not next_link:
                 return
-            next_url = next_link.get("@id") if isinstance(next_link, dict) else str(next_link)
+            next_url = str(next_link.get("@id")) if isinstance(next_link, dict) else str(next_link)
             page = self._get(self._follow(next_url))
 
     def _follow(self, link: str) -> str:
