@@ -2,12 +2,12 @@
 
 Each scenario runs in its own child process (see :mod:`bench`), which hosts the emulator
 (``Emulator(size=N)``, so its request log counts what the client asked for) and runs the
-measured client, ``linkeddata sync`` or ``run_build``, in a grandchild process whose peak
-RSS is read with ``os.wait4``: the emulator's memory never mixes into the client's.
+measured client, ``linkeddata sync`` or ``build``, in a grandchild process that reports its own
+peak RSS (``VmHWM``): the emulator's memory never mixes into the client's.
 
-* ``sync-download``  first sync of ``--all`` by the gzipped download into an on-disk store;
-  then pyoxigraph ``bulk_load`` of the same quads as N-Quads (the reference); requests per
-  1000 records, throughput ratio, peak RSS
+* ``sync-download``  first sync of ``--all`` by the gzipped download into an on-disk store,
+  then pyoxigraph ``bulk_load`` of the same quads as N-Quads (the reference), best of two
+  each; requests per 1000 records, throughput ratio, peak RSS
 * ``sync-pages``     the same selection page by page (requests per 100 records)
 * ``build-find``     ``run_build`` of N ``/find`` hits (at most the 10000 window) without
   embellishment: requests per 100 hits
@@ -32,6 +32,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 FOLLOW_CHANGES = 10_000
+#: Runs of the download sync and of the bulk-load reference; the best of each is compared.
+ATTEMPTS = 2
 #: The follow scenario's corpus size at most (its check compares canonical N-Quads of two stores).
 FOLLOW_SIZE = 5000
 KILLS = 20
@@ -43,26 +45,32 @@ def _env(emu: Any) -> dict[str, str]:
     return env
 
 
+#: Runs the CLI and reports its own peak RSS (``VmHWM``) on exit. ``ru_maxrss`` of a child is no
+#: use here: Linux keeps it across ``execve``, so it would count the emulator's process it forked from.
+LAUNCHER = """
+import atexit, sys
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            print("BENCH-PEAK-KB", line.split()[1], file=sys.stderr, flush=True)
+atexit.register(peak)
+from linkeddata.cli import main
+sys.argv = ["linkeddata", *sys.argv[1:]]
+main()
+"""
+
+
 def _cli(emu: Any, args: list[str], timeout: float = 3600) -> dict[str, Any]:
-    """Run ``linkeddata ARGS`` in a grandchild: seconds, peak RSS (MB), output."""
-    cmd = [sys.executable, "-m", "linkeddata", *args]
+    """Run ``linkeddata ARGS`` in a grandchild: seconds, its peak RSS (MB), output."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=_env(emu), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"linkeddata {' '.join(args)} timed out")
-        time.sleep(0.01)
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *args], env=_env(emu), capture_output=True, text=True,
+                          timeout=timeout)
     seconds = time.perf_counter() - started
-    out, err = proc.stdout.read() if proc.stdout else "", proc.stderr.read() if proc.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 2):
-        raise RuntimeError(f"linkeddata {' '.join(args)} exited {code}: {err.strip()[-300:]}")
-    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024.0, "output": out.strip(), "exit": code}
+    if proc.returncode not in (0, 2):
+        raise RuntimeError(f"linkeddata {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+    peaks = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("BENCH-PEAK-KB")]
+    return {"seconds": seconds, "peak_mb": (peaks[-1] / 1024.0) if peaks else float("nan"),
+            "output": proc.stdout.strip(), "exit": proc.returncode}
 
 
 def _count(emu: Any, start: int) -> dict[str, int]:
@@ -124,14 +132,19 @@ def scenario_sync_download(size: int, workdir: Path) -> dict[str, Any]:
 
         # the emulator makes the dump file once (server work, outside the client's measured time)
         requests.get(emu.url("emm") + "/full?selection=all&download=x", timeout=600).close()
-        store = Path(tmp) / "kg"
-        start = len(emu.request_log)
-        run = _cli(emu, _sync_args(store))
-        requests_made = _count(emu, start)
-        stats = _store_stats(store)
-        bulk = _bulk_reference(store, Path(tmp))
+        runs, bulks = [], []
+        for attempt in range(ATTEMPTS):  # best of ATTEMPTS each, alternating: the machine is shared
+            store = Path(tmp) / f"kg{attempt}"
+            start = len(emu.request_log)
+            runs.append(_cli(emu, _sync_args(store)))
+            requests_made = _count(emu, start)
+            stats = _store_stats(store)
+            bulks.append(_bulk_reference(store, Path(tmp)))
+        run = min(runs, key=lambda r: r["seconds"])
+        bulk = min(bulks, key=lambda r: r["seconds"])
     return {"records": stats["graphs"], "triples": stats["triples"], "seconds": run["seconds"],
-            "client_peak_mb": run["peak_mb"], "requests": requests_made, "bulk": bulk, "output": run["output"]}
+            "client_peak_mb": max(r["peak_mb"] for r in runs), "requests": requests_made, "bulk": bulk,
+            "output": run["output"]}
 
 
 def scenario_sync_pages(size: int, workdir: Path) -> dict[str, Any]:
@@ -176,10 +189,17 @@ def scenario_sync_follow(size: int, workdir: Path) -> dict[str, Any]:
             "requests": requests_made, "equal": same, "output": run["output"]}
 
 
-def _kill_chain(emu: Any, args: list[str], kills: int, seed: str) -> tuple[int, int]:
+def _kill_chain(emu: Any, args: list[str], kills: int, seed: str, store: Path | None = None,
+                expected: str | None = None) -> tuple[int, int, bool]:
+    """SIGKILL runs of ``args`` after a number of requests or at a random moment until ``kills``
+    runs were really killed; ``(kills, attempts, every check equal)``. With ``store``, a run that
+    finishes before enough kills is checked against ``expected`` and the store started afresh."""
+    import shutil
+
     rng = random.Random(seed)
     killed = attempts = 0
-    while killed < kills and attempts < kills * 3:
+    equal = True
+    while killed < kills and attempts < kills * 4:
         attempts += 1
         start = len(emu.request_log)
         after = rng.randint(1, 40)
@@ -196,7 +216,10 @@ def _kill_chain(emu: Any, args: list[str], kills: int, seed: str) -> tuple[int, 
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=120)
         killed += proc.returncode == -signal.SIGKILL
-    return killed, attempts
+        if proc.returncode == 0 and store is not None and killed < kills:
+            equal &= _digest(store) == expected
+            shutil.rmtree(store)
+    return killed, attempts, equal
 
 
 def scenario_sync_kill(size: int, workdir: Path) -> dict[str, Any]:
@@ -204,18 +227,19 @@ def scenario_sync_kill(size: int, workdir: Path) -> dict[str, Any]:
 
     size = min(size, 300)
     out: dict[str, Any] = {}
-    with Emulator(size=size, latency=0.002, emm_dump_page_size=20) as emu, \
+    with Emulator(size=size, latency=0.002, emm_dump_page_size=3) as emu, \
             tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
         reference, store = Path(tmp) / "reference", Path(tmp) / "killed"
         args_ref = _sync_args(reference, "--pages", "--batch-size", "20")
         args = _sync_args(store, "--pages", "--batch-size", "20")
         _cli(emu, args_ref)
-        out["dump_kills"], out["dump_attempts"] = _kill_chain(emu, args, KILLS, "dump")
+        expected = _digest(reference)
+        out["dump_kills"], out["dump_attempts"], earlier = _kill_chain(emu, args, KILLS, "dump", store, expected)
         _cli(emu, args)
-        out["dump_equal"] = _digest(store) == _digest(reference)
-        emu.corpus.churn(600, seed=11)
+        out["dump_equal"] = earlier and _digest(store) == expected
+        emu.corpus.churn(900, seed=11)
         _cli(emu, args_ref)
-        out["follow_kills"], out["follow_attempts"] = _kill_chain(emu, args, KILLS, "follow")
+        out["follow_kills"], out["follow_attempts"], _ = _kill_chain(emu, args, KILLS, "follow")
         _cli(emu, args)
         out["follow_equal"] = _digest(store) == _digest(reference)
     return out
@@ -277,7 +301,8 @@ def summarise(size: int, res: dict[str, dict[str, Any]], rows: list[dict[str, An
     if "dump_equal" in kill:
         ok = kill["dump_equal"] and kill["follow_equal"] and min(kill["dump_kills"], kill["follow_kills"]) >= KILLS
         row(rows, size, "sync kill -9 then re-run == fault-free", "yes" if ok else "NO", f">= {KILLS} kills each", ok,
-            note=f"dump {kill['dump_kills']} kills, follow {kill['follow_kills']} kills")
+            note=f"dump: {kill['dump_kills']} kills, equal {kill['dump_equal']}; "
+            f"follow: {kill['follow_kills']} kills, equal {kill['follow_equal']}")
     for name, r in res.items():
         if name in SCENARIOS and "error" in r:
             row(rows, size, f"{name} FAILED", r["error"])

@@ -44,7 +44,7 @@ import requests
 from .checkpoints import Checkpoint, check_interrupt, open_checkpoint
 from .config import service_url
 from .errors import GoneError, HTTPError, InvalidInputError, LinkedDataError, NotFoundError, ServiceUnavailableError
-from .libris.changes import Activity, ChangeFeed, Position, parse_time
+from .libris.changes import Activity, ChangeFeed, parse_time
 from .libris.dumps import DumpClient, DumpPage, DumpReader, DumpRegenerated, check_selection, iter_download, library_selection
 from .libris.find import fetch_many
 from .records import Record, batched
@@ -538,17 +538,16 @@ def _sync_oai(run: _Run, checkpoint: Checkpoint) -> None:
                 except LinkedDataError as exc:
                     run.summary.skipped.append((item.header.identifier, str(exc).splitlines()[0]))
             if len(batch) >= run.batch_size or not page.next_token:
-                run.commit(checkpoint, _filter(batch, relevant, run, checkpoint, selection), {"oai_token": page.next_token})
+                run.commit(checkpoint, _filter(batch, relevant, run, checkpoint), {"oai_token": page.next_token})
                 batch = []
-        run.commit(checkpoint, _filter(batch, relevant, run, checkpoint, selection), {"oai_token": None,
+        run.commit(checkpoint, _filter(batch, relevant, run, checkpoint), {"oai_token": None,
                                                                                      "oai_step": step + 1})
         step += 1
     run.commit(checkpoint, [], {"phase": "follow", "via": "oai", "oai_step": 0, "oai_token": None,
                                 "oai_from": state.get("oai_until_next") or since})
 
 
-def _filter(batch: list[Record], relevant: _Relevance, run: _Run, checkpoint: Checkpoint,
-            selection: str) -> list[Record]:
+def _filter(batch: list[Record], relevant: _Relevance, run: _Run, checkpoint: Checkpoint) -> list[Record]:
     """The part of an OAI-PMH batch that concerns the selection, plus what it needs or leaves behind."""
     out: list[Record] = []
     dropped: list[str] = []
@@ -557,8 +556,7 @@ def _filter(batch: list[Record], relevant: _Relevance, run: _Run, checkpoint: Ch
             if run.store.has_graph(record.iri):
                 out.append(record)
                 dropped.append(record.iri)
-        elif relevant.keep(record) or (relevant.library is not None and _entity(record).get("@type") != "Item"
-                                       and not selection.startswith("type:")):
+        elif relevant.keep(record) or (relevant.library is not None and _entity(record).get("@type") != "Item"):
             out.append(record)
         elif run.store.has_graph(record.iri):
             out.append(Record(iri=record.iri, deleted=True, source="oaipmh"))
@@ -658,11 +656,4 @@ def sync(store: Any, selections: Iterable[str], *, download: bool = True, organi
     return summary
 
 
-def iter_sync_state(store_dir: str | Path) -> Iterator[Checkpoint]:
-    """The saved sync checkpoints of a store (one per selection)."""
-    from .checkpoints import list_checkpoints
-
-    return (c for c in list_checkpoints(store_dir) if c.kind == "sync")
-
-
-__all__ = ["RequestCounter", "SyncSummary", "iter_sync_state", "selections_for", "sync"]
+__all__ = ["RequestCounter", "SyncSummary", "selections_for", "sync"]

@@ -31,6 +31,7 @@ import copy
 import json
 import random
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -296,18 +297,20 @@ class Corpus:
             self._bury(record_iri, doc, stamp)
             self.changes.append((stamp, record_iri, "Delete"))
 
-    def churn(self, count: int, seed: int = 0, end: datetime | None = None) -> dict[str, int]:
+    def churn(self, count: int, seed: int = 0) -> dict[str, int]:
         """Apply ``count`` deterministic changes, like a day of cataloguing: edits of
         bibliographic and holding records (some edited twice or more), new holdings and new
         records, holdings moved to another library, deleted holdings and deleted records
-        without holdings. Their times are spread up to ``end`` (default now), after every
-        earlier change, several in one millisecond. Returns how many of each kind were made.
+        without holdings. They are stamped from now on, after every earlier change, about four
+        in each millisecond (for at most a second); the call returns once the last stamp is
+        in the past, so the change feed lists them all. Returns how many of each kind were made.
         """
         rng = random.Random(f"{self.seed}:churn:{seed}")
-        end = end or datetime.now(timezone.utc)
+        now = datetime.now(timezone.utc)
         with self.lock:
-            latest = max((parse_time(text) for text, _, _ in self.changes[-50:]), default=end - timedelta(days=1))
-            start = max(latest + timedelta(milliseconds=1), end - timedelta(milliseconds=2 * count))
+            latest = max((parse_time(text) for text, _, _ in self.changes[-50:]), default=now)
+            start = max(latest + timedelta(milliseconds=1), now)
+            end = start + timedelta(milliseconds=min(1000, max(1, count // 4)))
             step = (end - start) / max(1, count)
             pool = [iri for iri in self.records if self._kinds.get(iri) in ("bib", "hold")]
             persons = [iri for iri, doc in self.records.items() if doc["@graph"][1].get("@type") == "Person"]
@@ -358,6 +361,9 @@ class Corpus:
                         thing["extent"] = [{"@type": "Extent", "label": [f"{40 + rng.randrange(500)} s."]}]
                     self.replace(iri, doc, stamp)
                     made["update"] += 1
+        wait = (end - datetime.now(timezone.utc)).total_seconds() + 0.002
+        if wait > 0:
+            time.sleep(wait)
         return made
 
     # ------------------------------------------------------------ internals
