@@ -632,7 +632,16 @@ def sync(store: Any, selections: Iterable[str], *, download: bool = True, organi
             if state.get("phase") in (None, "dump"):
                 if state.get("phase") == "dump" or run.has_dump(selection):
                     summary.modes[selection] = "dump " + ("download" if download else "pages")
-                    run.load_dump(checkpoint)
+                    try:
+                        run.load_dump(checkpoint)
+                    except (HTTPError, ServiceUnavailableError) as exc:
+                        if state.get("phase") is not None:  # the dump had begun: resume it next time
+                            raise
+                        summary.warnings.append(f"no dump of {selection} ({str(exc).splitlines()[0]}); using OAI-PMH")
+                        state.update({"phase": None, "start_time": None})
+                        summary.modes[selection] = "OAI-PMH"
+                        _sync_oai(run, checkpoint)
+                        continue
                 else:
                     summary.modes[selection] = "OAI-PMH"
                     _sync_oai(run, checkpoint)

@@ -22,6 +22,10 @@ def emu():
         yield emulator
 
 
+#: A loopback port nothing listens on: a server without EMM (never a real host).
+CLOSED = "http://127.0.0.1:9"
+
+
 def _session():
     return make_session(cache=False, rate_limit=None, retries=3, backoff_factor=0.01)
 
@@ -113,13 +117,21 @@ def test_a_change_page_that_repeats_itself_is_stepped_past(emu, tmp_path):
     assert _graphs(store) == _graphs(fresh)
 
 
+def test_all_without_emm_falls_back_to_oai_pmh(tmp_path):
+    with Emulator(services=["libris", "oaipmh"], size=10) as emu:
+        store = open_store(tmp_path / "kg")
+        summary = _sync(emu, store, ["all"], organisations=False, emm_url=CLOSED)
+        assert summary.modes == {"all": "OAI-PMH"} and any("no dump of all" in w for w in summary.warnings)
+        assert store.graphs() == set(emu.corpus.iter_records())
+
+
 def test_without_emm_it_falls_back_to_oai_pmh_then_increments(tmp_path):
     with Emulator(services=["libris", "oaipmh", "bibdb", "isil", "id"], size=40) as emu:
         store = open_store(tmp_path / "kg")
-        first = _sync(emu, store)
+        first = _sync(emu, store, emm_url=CLOSED)
         assert first.modes == {"itemAndInstance:Umu": "OAI-PMH"} and any("OAI-PMH" in w for w in first.warnings)
         assert _held(store, "Umu") == len(emu.corpus.held_by("Umu"))
         emu.corpus.churn(30, seed=3)
-        second = _sync(emu, store)
+        second = _sync(emu, store, emm_url=CLOSED)
         assert second.modes == {"itemAndInstance:Umu": "OAI-PMH increment"}
         assert _held(store, "Umu") == len(emu.corpus.held_by("Umu"))

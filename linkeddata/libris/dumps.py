@@ -34,14 +34,14 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import quote, unquote, urljoin
 
 import requests
 
 from ..config import service_url, to_canonical_iri
 from ..errors import HTTPError, InvalidInputError, LinkedDataError, ServiceUnavailableError
-from ..http import make_session, request
+from ..http import download, make_session, request
 from ..records import Record
 
 log = logging.getLogger(__name__)
@@ -210,43 +210,60 @@ class DumpClient:
         raise LinkedDataError(f"dump {self.selection} stopped after {self.max_pages} pages (max_pages)")
 
     def download(self, dest: str | Path) -> int:
-        """Stream the gzipped dump to ``dest`` (written as ``dest.part``, renamed when complete).
+        """Stream the gzipped dump to ``dest`` (written as ``dest.part``, renamed when complete),
+        within the limits of a ``dump`` download (size and deadline, see :mod:`linkeddata.http`).
 
         The stream is checked while it is written: a download that is not one complete gzip
         stream is removed and raises. Memory stays at one chunk. Returns the bytes written.
         """
         dest = Path(dest)
-        part = dest.with_name(dest.name + ".part")
         url = self.download_url
         self.requests += 1
-        # a dump is larger than any record: keep the session's hooks except its size guard
-        hooks = [h for h in self.session.hooks.get("response", [])
-                 if not getattr(h, "__qualname__", "").startswith("size_guard")]
-        response = request(self.session, "GET", url, what=f"dump download {url}", stream=True,
-                           max_bytes=1 << 62, hooks={"response": hooks})
-        checker = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        written = 0
+        checker = _GzipCheck(dest.with_name(dest.name + ".part"))
         try:
-            with open(part, "wb") as handle:
-                for chunk in response.iter_content(CHUNK):
-                    handle.write(chunk)
-                    written += len(chunk)
-                    if not checker.eof:
-                        checker.decompress(chunk)  # the output is dropped: only validity matters
-                handle.flush()
-                os.fsync(handle.fileno())
-        except (requests.RequestException, zlib.error, OSError) as exc:
-            part.unlink(missing_ok=True)
-            raise ServiceUnavailableError(f"{url}: download failed after {written} bytes ({_first(exc)})",
+            with checker:
+                written = download(self.session, url, cast(IO[bytes], checker), kind="dump",  # only write() is used
+                                   what=f"dump download {url}", chunk_size=CHUNK)
+        except (HTTPError, ServiceUnavailableError, zlib.error, OSError) as exc:
+            checker.path.unlink(missing_ok=True)
+            raise ServiceUnavailableError(f"{url}: download failed after {checker.written} bytes ({_first(exc)})",
                                           url=url) from exc
-        finally:
-            response.close()
-        if not checker.eof:
-            part.unlink(missing_ok=True)
+        if not checker.complete:
+            checker.path.unlink(missing_ok=True)
             raise ServiceUnavailableError(f"{url}: the download is cut short ({written} bytes, gzip stream "
                                           "incomplete)", url=url)
-        os.replace(part, dest)
+        os.replace(checker.path, dest)
         return written
+
+
+class _GzipCheck:
+    """A binary file that checks, while it is written, that its content is one whole gzip stream."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.written = 0
+        self._checker = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._file: Any = None
+
+    def __enter__(self) -> _GzipCheck:
+        self._file = open(self.path, "wb")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+    def write(self, chunk: bytes) -> int:
+        self._file.write(chunk)
+        self.written += len(chunk)
+        if not self._checker.eof:
+            self._checker.decompress(chunk)  # the output is dropped: only validity matters
+        return len(chunk)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self._checker.eof)
 
 
 def _first(exc: BaseException) -> str:
