@@ -26,7 +26,7 @@ from .errors import ParseError
 from .http import make_session
 from .libris.changes import ChangeFeed, Position
 from .libris.find import FindQuery, iter_find
-from .libris.oaipmh import OAIClient, decode_token
+from .libris.oaipmh import STORE_PREFIXES, OAIClient, check_datestamp, check_prefix, decode_token
 from .records import Record, batched
 
 log = logging.getLogger(__name__)
@@ -235,8 +235,13 @@ def harvest_oai(store: Any, *, set: str | None = None, from_: str | None = None,
 
     Resumes at the saved resumption token. Once a harvest has completed, running it
     again harvests incrementally from the previous run's ``until`` (when ``from_`` is not given).
-    Records the provider could not convert are reported and skipped.
+    Records the provider could not convert are reported and skipped. Holdings (and authority records)
+    sent with ``_includehold`` load as records of their own. For MARC prefixes use
+    :func:`linkeddata.libris.oaifiles.harvest_oai_files`.
     """
+    check_prefix(metadata_prefix, STORE_PREFIXES)
+    check_datestamp(from_, "from")
+    check_datestamp(until, "until")
     started = time.monotonic()
     key = {"set": set, "from": from_, "until": until, "prefix": metadata_prefix}
     store, checkpoint, summary = _start("oai", store, key, resume)
@@ -260,11 +265,18 @@ def harvest_oai(store: Any, *, set: str | None = None, from_: str | None = None,
             checkpoint.state["until"] = decode_token(page.next_token).get("u") or page.response_date
         elif page.token is None:
             checkpoint.state["until"] = page.response_date
+        for ident, reason in page.skipped:
+            loader.skip(ident, reason)
         for item in page.items:
             try:
                 batch.append(item.to_record(metadata_prefix))
             except ParseError as exc:
                 loader.skip(item.header.identifier, str(exc))
+                continue
+            attached, bad = item.attached_records(metadata_prefix)
+            batch.extend(attached)
+            for ident, reason in bad:
+                loader.skip(ident, reason)
         if len(batch) >= batch_size or not page.next_token:
             loader.commit(batch, {"token": page.next_token})
             batch = []

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from linkeddata.emulator import Emulator
-from linkeddata.errors import OAIError, ParseError, ServiceUnavailableError
+from linkeddata.errors import InvalidInputError, OAIError, ParseError, ServiceUnavailableError
 from linkeddata.harvest import harvest_oai
 from linkeddata.http import make_session
 from linkeddata.libris.oaipmh import (BadArgument, BadResumptionToken, CannotDisseminateFormat, IdDoesNotExist,
@@ -86,8 +86,12 @@ def test_from_until_inclusive(client, emu):
 def test_errors(client, emu):
     with pytest.raises(BadArgument, match="Not a supported set spec"):
         list(client.list_records(set="auth:X"))
-    with pytest.raises(BadArgument, match="Allowed time formats"):
-        list(client.list_records(from_="last tuesday"))
+    for bad in ("last tuesday", "2026-13-45", "2026-02-30T10:00Z"):
+        with pytest.raises(InvalidInputError, match="expected YYYY-MM-DD"):
+            list(client.list_records(from_=bad))  # checked before any request
+        raw = requests.get(emu.url("oaipmh") + "/", params={"verb": "ListRecords", "metadataPrefix": "jsonld",
+                                                            "from": bad}, timeout=10)
+        assert raw.status_code == 200 and 'code="badArgument"' in raw.text and "Allowed time formats" in raw.text
     with pytest.raises(BadResumptionToken):
         list(client.list_records(resumption_token="not-a-token"))
     with pytest.raises(CannotDisseminateFormat):

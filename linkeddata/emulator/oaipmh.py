@@ -15,6 +15,7 @@ provider's ``Error: Document conversion failed.``.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 from datetime import datetime, timezone
@@ -29,9 +30,14 @@ STATIC_SETS = [("auth", "Authority records"), ("bib", "Bibliographic records"), 
                ("nb", "National bibliography"), ("sao", "Svenska ämnesord")]
 FORMATS = {
     "jsonld": ("http://www.w3.org/2009/sparql/docs/json-ld", "http://www.w3.org/ns/json-ld#"),
+    "marcxml": ("http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd", "http://www.loc.gov/MARC21/slim"),
     "oai_dc": ("http://www.openarchives.org/OAI/2.0/oai_dc.xsd", "http://www.openarchives.org/OAI/2.0"),
+    "rdfxml": ("http://www.openarchives.org/OAI/2.0/rdf.xsd", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"),
+    "ttl": ("http://www.w3.org/TeamSubmission/turtle/", "http://www.w3.org/TeamSubmission/turtle/"),
 }
 SUFFIXES = ("", "_expanded", "_includehold", "_includehold_expanded")
+#: Every metadataPrefix the provider accepts (17: ``ttl`` takes no suffix).
+PREFIXES = tuple(p + s for p in FORMATS for s in (SUFFIXES if p != "ttl" else ("",)))
 LIST_PARAMS = {"metadataPrefix", "from", "until", "set", "x-withDeletedData", "x-withSilentUpdates"}
 VERB_PARAMS = {
     "Identify": set(),
@@ -53,6 +59,18 @@ class _OAIFail(Exception):
         self.message = message
 
 
+def base_format(prefix: str) -> str:
+    """The format of a metadataPrefix without its suffix.
+
+    >>> base_format("oai_dc_includehold_expanded")
+    'oai_dc'
+    """
+    for suffix in SUFFIXES[:0:-1]:
+        if prefix.endswith(suffix):
+            return prefix[: -len(suffix)]
+    return prefix
+
+
 def java_utc(moment: datetime) -> str:
     """UTC time as Java's ``ZonedDateTime.toString()`` prints it (seconds dropped when zero).
 
@@ -71,7 +89,10 @@ def java_utc(moment: datetime) -> str:
 def parse_oai_time(text: str) -> datetime:
     """``YYYY-MM-DD`` (midnight UTC) or a zoned ISO date-time; else ``badArgument``."""
     if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
-        return datetime.fromisoformat(text + "T00:00:00+00:00")
+        try:
+            return datetime.fromisoformat(text + "T00:00:00+00:00")
+        except ValueError as exc:  # 2026-13-45
+            raise _OAIFail("badArgument", _TIME_ERR) from exc
     m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d)(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)", text)
     if not m:
         raise _OAIFail("badArgument", _TIME_ERR)
@@ -167,9 +188,9 @@ class _Provider:
             found = self.corpus.lookup(params["identifier"])
             if not found or found[1] == "deleted":
                 raise _OAIFail("idDoesNotExist", f"Identifier does not exist: {params['identifier']}")
-        out = "".join(f"<metadataFormat><metadataPrefix>{p}{s}</metadataPrefix><schema>{schema}</schema>"
-                      f"<metadataNamespace>{ns}</metadataNamespace></metadataFormat>"
-                      for p, (schema, ns) in FORMATS.items() for s in SUFFIXES)
+        out = "".join(f"<metadataFormat><metadataPrefix>{p}</metadataPrefix><schema>{FORMATS[base_format(p)][0]}"
+                      f"</schema><metadataNamespace>{FORMATS[base_format(p)][1]}</metadataNamespace></metadataFormat>"
+                      for p in PREFIXES)
         return f"<ListMetadataFormats>{out}</ListMetadataFormats>"
 
     def getrecord(self, params: dict[str, str]) -> str:
@@ -228,10 +249,9 @@ class _Provider:
     # -- helpers
 
     def check_prefix(self, prefix: str) -> str:
-        base = next((p for p in FORMATS for s in SUFFIXES if prefix == p + s), None)
-        if base is None:
+        if prefix not in PREFIXES:
             raise _OAIFail("cannotDisseminateFormat", f"Unsupported metadataPrefix: {prefix}")
-        return base
+        return prefix
 
     @staticmethod
     def check_set(spec: str | None) -> None:
@@ -305,15 +325,80 @@ class _Provider:
             failures = set(self.emu.options.get("oai_conversion_failures", ()))
             if short_id(iri) in failures or iri in failures:
                 metadata = f"<metadata>{CONVERSION_FAILED}</metadata>"
-            elif prefix == "jsonld":
-                text = json.dumps({k: v for k, v in doc.items() if k != "@context"}, ensure_ascii=False,
-                                  separators=(",", ":"))
-                metadata = "<metadata><![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]></metadata>"
             else:
-                metadata = ('<metadata><oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
-                            'xmlns:dc="http://purl.org/dc/elements/1.1/">'
-                            f"<dc:identifier>{escape(iri)}</dc:identifier></oai_dc:dc></metadata>")
-        return f"<record>{header}{metadata}{about}</record>"
+                metadata = f"<metadata>{self.render(iri, doc, prefix)}</metadata>"
+        attached = ""
+        if "_includehold" in prefix and kind == "bib" and not deleted:
+            attached = "<about>" + self.attached(iri, entity, prefix) + "</about>"
+        return f"<record>{header}{metadata}{about}{attached}</record>"
+
+    def attached(self, iri: str, entity: dict[str, Any], prefix: str) -> str:
+        """``<holding sigel id>`` for every holding of a bib record, then ``<auth id>`` for linked authorities."""
+        corpus = self.corpus
+        parts = []
+        for hold in corpus.holdings_of(entity.get("@id", iri)):
+            hold_doc = corpus.records[hold]
+            held_by = (hold_doc["@graph"][1].get("heldBy") or {}).get("@id", "")
+            parts.append(f"<holding sigel={quoteattr(held_by[len(LIBRARY):])} id={quoteattr(short_id(hold))}>"
+                         f"{self.render(hold, hold_doc, prefix)}</holding>")
+        for linked in corpus.linked_records(iri):
+            if corpus.kind(linked) == "auth":
+                parts.append(f"<auth id={quoteattr(short_id(linked))}>"
+                             f"{self.render(linked, corpus.records[linked], prefix)}</auth>")
+        return "".join(parts)
+
+    def render(self, iri: str, doc: dict[str, Any], prefix: str) -> str:
+        """A record's ``<metadata>`` content in a format: CDATA for jsonld/ttl, inline XML for the rest."""
+        from .libris_read import embellish, to_rdf
+
+        base = base_format(prefix)
+        doc = {k: v for k, v in doc.items() if k != "@context"}
+        if ("_expanded" in prefix or base == "marcxml") and iri in self.corpus.records:
+            doc = embellish(copy.deepcopy(doc), iri, self.corpus)
+        if base == "jsonld":
+            return _cdata(json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+        if base == "ttl":
+            return _cdata(to_rdf(doc, "text/turtle").decode("utf-8"))
+        if base == "rdfxml":
+            text = to_rdf(doc, "application/rdf+xml").decode("utf-8")
+            return re.sub(r"^<\?xml[^>]*\?>\s*", "", text)
+        if base == "marcxml":
+            return marc_record(doc, self.corpus)
+        return ('<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+                'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                f"<dc:identifier>{escape(iri)}</dc:identifier></oai_dc:dc>")
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def marc_record(doc: dict[str, Any], corpus: Any) -> str:
+    """An inline ``marc:record`` generated from a record's fields (leader, 001, 008, 020, 100/245/264 for a
+    bib record; leader/06 ``x`` and 852 ``$b`` sigel, ``$h`` shelf mark for a holding)."""
+    from .libris_write import kbv_to_marc, record_xml
+
+    graph = doc.get("@graph") or [{}]
+    entity = graph[1] if len(graph) > 1 else {}
+    if entity.get("@type") == "Item":
+        record = graph[0]
+        sigel = (entity.get("heldBy") or {}).get("@id", "")[len(LIBRARY):]
+        shelf = [label for comp in [entity, *(entity.get("hasComponent") or [])]
+                 for label in ((comp.get("shelfMark") or {}).get("label") or [])]
+        item_of = corpus.resolve((entity.get("itemOf") or {}).get("@id", "")) or ""
+        fields: list[dict[str, Any]] = [{"001": str(record.get("controlNumber") or short_id(record.get("@id", "")))},
+                                        {"004": short_id(item_of)} if item_of else {"004": ""},
+                                        {"008": "      0u    8   4001aa   0      "}]
+        subfields = [{"b": sigel}] + ([{"h": str(shelf[0])}] if shelf else [])
+        fields.append({"852": {"ind1": " ", "ind2": " ", "subfields": subfields}})
+        marc = {"leader": "00000nx  a22000001n 4500", "fields": [f for f in fields if next(iter(f.values()))]}
+    else:
+        marc = kbv_to_marc(doc, corpus.get)
+    text = "".join(line.strip() for line in record_xml(marc, "marc").splitlines())
+    return text.replace("<marc:record>", f'<marc:record xmlns:marc="{MARC_NS}">', 1)
+
+
+MARC_NS = "http://www.loc.gov/MARC21/slim"
 
 
 def _flag(params: dict[str, str], name: str) -> bool:
