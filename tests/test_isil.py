@@ -277,12 +277,13 @@ def test_records_and_museum_and_product_types(agency):
     emu, session, base = agency
     museum = get_organisation("DE-MUS-105318", session=session, base_url=base)
     product = get_organisation("ZDB-1-DGR", session=session, base_url=base)
-    assert museum.kind == "Museum" and product.kind == "Organization"
+    assert museum.kind == "Museum" and product.kind == "Collection"  # a product ISIL, typed as lobid types it
     records = list(organisation_records([museum, product]))
     assert [r.iri for r in records] == [museum.iri, product.iri]
     assert all(r.media_type == "application/n-triples" and isinstance(r.data, bytes) for r in records)
     text = records[0].data.decode()
     assert f"<{SDO}Museum>" in text and "http://purl.org/lobid/libtype#n85" in text
+    assert "<http://purl.org/ontology/bibo/Collection>" in records[1].data.decode()
 
 
 def test_cli_search_get_and_store(agency, tmp_path):

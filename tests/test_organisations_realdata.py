@@ -50,3 +50,44 @@ def test_coordinates_and_addresses_are_read(records):
     assert with_geo, "sigel.dat records carry 032P $k/$l"
     for org in with_geo:
         assert 47 <= float(org.latitude) <= 56 and 5 <= float(org.longitude) <= 16  # Germany
+
+
+def _reaches(value: str, objects: set[str]) -> bool:
+    """Whether a subfield value is in the RDF: a literal or IRI equal to it, an IRI ending in it
+    (coded values such as ``…/fundertype#n07``), or, from two characters on, a literal or IRI holding
+    it as a whole token (a phone number's parts, an e-mail in ``mailto:``)."""
+    import re
+
+    value = " ".join(value.split()).strip(" :")
+    if not value:
+        return True
+    pattern = re.compile(r"(?<![\w])" + re.escape(value) + r"(?![\w])") if len(value) >= 2 else None
+    suffixes = tuple(sep + value for sep in ("/", "#n", ":"))
+    return any(o == value or o.endswith(suffixes) or (pattern and pattern.search(o)) for o in objects)
+
+
+def test_pica_subfield_coverage_is_at_least_95_percent(records):
+    from linkeddata.organisations.isil import ADMINISTRATIVE_FIELDS, CODE_LABELS
+
+    reached = total = 0
+    lost: list[str] = []
+    for rec in records:
+        org = organisation_from_pica(rec)
+        objects = {" ".join(q.object.value.split()) for q in organisation_to_rdf(org)
+                   if not isinstance(q.object, ox.BlankNode)}
+        for tag, occurrences in rec.fields.items():
+            if tag in ADMINISTRATIVE_FIELDS:
+                continue
+            for occ in occurrences:
+                for code, values in occ.items():
+                    for value in values:
+                        total += 1
+                        label = CODE_LABELS.get((tag, code), {}).get(value)
+                        if _reaches(value, objects) or (label is not None and label in objects):
+                            reached += 1
+                        else:
+                            lost.append(f"{org.isil} {tag} ${code} {value[:30]!r}")
+    ratio = reached / total
+    print(f"PICA+ coverage: {reached} of {total} non-administrative subfield values ({ratio:.1%}); lost: {lost}")
+    assert total == 514
+    assert ratio >= 0.95, lost

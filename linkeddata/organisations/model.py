@@ -77,6 +77,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import quote
 
 import pyoxigraph as ox
@@ -99,8 +100,16 @@ BIBDB_BASE = "https://bibdb.libris.kb.se"
 LIBTYPE_BASE = "http://purl.org/lobid/libtype#n"
 BIBDB_TYPE_BASE = "https://id.kb.se/term/bibdb/"
 
-#: schema.org classes an organisation may be typed with (besides ``Organization``).
-KINDS = ("Library", "Museum", "ArchiveOrganization", "Organization")
+#: schema.org classes an organisation may be typed with (besides ``Organization``); a ``Collection``
+#: (a product ISIL such as ``ZDB-1-…``) is ``schema:Collection`` and ``bibo:Collection``, not an Organization.
+KINDS = ("Library", "Museum", "ArchiveOrganization", "Organization", "Collection")
+BIBO_COLLECTION = "http://purl.org/ontology/bibo/Collection"
+GND = "https://d-nb.info/standards/elementset/gnd#"
+GND_BASE = "https://d-nb.info/gnd/"
+SKOS_NOTE = "http://www.w3.org/2004/02/skos/core#note"
+RDFS_COMMENT = "http://www.w3.org/2000/01/rdf-schema#comment"
+DC_SUBJECT = "http://purl.org/dc/elements/1.1/subject"
+DCT_EXTENT = "http://purl.org/dc/terms/extent"
 
 N_TRIPLES = "application/n-triples"
 
@@ -119,6 +128,42 @@ class Address:
     email: str | None = None
     telephone: str | None = None
     opening_hours: str | None = None
+    place: Place | None = None
+
+
+@dataclass
+class Contact:
+    """A ``schema:ContactPoint``: a department or service with its own e-mail, phone and fax."""
+
+    kind: str = "general"
+    name: str | None = None
+    email: str | None = None
+    telephone: str | None = None
+    fax: str | None = None
+    description: str | None = None
+    properties: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Place:
+    """Where an address is: opening hours (and their comment), state, municipality key, extra values."""
+
+    opening_hours: str | None = None
+    opening_comment: str | None = None
+    state: str | None = None
+    municipality: str | None = None
+    latitude: str | None = None
+    longitude: str | None = None
+    properties: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Collection:
+    """What an organisation collects (``lv:collects``): subjects, stock size, special collections."""
+
+    subjects: list[str] = field(default_factory=list)
+    extent: str | None = None
+    special: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -149,8 +194,26 @@ class Organisation:
     see_also: str | None = None
     same_as: list[str] = field(default_factory=list)
     modified: str | None = None
+    created: str | None = None
     source: str = ""
     raw: object = None
+    #: ``(scheme, value)``: ISIL, sigel, GND, DBS, WorldCat… as ``schema:identifier`` PropertyValues.
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
+    gnd: str | None = None
+    dbs: str | None = None
+    worldcat: str | None = None
+    ppn: str | None = None
+    contacts: list[Contact] = field(default_factory=list)
+    #: ``(service type, name, URL)``: home page, OPAC, APIs, further pages (``schema:availableChannel``).
+    channels: list[tuple[str, str | None, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    funder_type: str | None = None
+    collection: Collection | None = None
+    #: ISILs (or sigels) of predecessors (``gnd:predecessor``).
+    predecessors: list[tuple[str | None, str | None]] = field(default_factory=list)
+    #: ``(property id, value)`` of source fields without a schema.org property (``schema:additionalProperty``).
+    properties: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def city(self) -> str | None:
@@ -269,13 +332,27 @@ def organisation_to_rdf(org: Organisation) -> list[ox.Quad]:
 
     kind = org.kind if org.kind in KINDS else "Organization"
     add(subject, RDF_TYPE, ox.NamedNode(SDO + kind))
-    if kind != "Organization":
+    if kind == "Collection":
+        add(subject, RDF_TYPE, ox.NamedNode(BIBO_COLLECTION))
+    elif kind != "Organization":
         add(subject, RDF_TYPE, ox.NamedNode(SDO + "Organization"))
     add(subject, ORG + "classification", _iri(org.classification))
     if org.isil:
         lit(subject, LV + "isil", org.isil)
         lit(subject, SDO + "identifier", org.isil)
     lit(subject, LV + "sigel", org.sigel)
+    lit(subject, LV + "dbsID", org.dbs)
+    lit(subject, LV + "worldcatRegistryId", org.worldcat)
+    lit(subject, LV + "picaPPN", org.ppn)
+    if org.gnd:
+        lit(subject, GND + "gndIdentifier", org.gnd)
+        add(subject, SDO + "sameAs", _iri(GND_BASE + org.gnd))
+    for n, (scheme, value) in enumerate(org.identifiers):
+        node = _bnode(org.iri, f"identifier {n}")
+        add(subject, SDO + "identifier", node)
+        add(node, RDF_TYPE, ox.NamedNode(SDO + "PropertyValue"))
+        lit(node, SDO + "propertyID", scheme)
+        lit(node, SDO + "value", value)
     lit(subject, SDO + "name", org.name)
     for alt in dict.fromkeys(a.strip() for a in org.alternate_names if a and a.strip()):
         if alt != org.name:
@@ -297,6 +374,8 @@ def organisation_to_rdf(org: Organisation) -> list[ox.Quad]:
         lit(node, SDO + "postOfficeBoxNumber", address.po_box)
         lit(node, SDO + "email", address.email)
         lit(node, SDO + "telephone", address.telephone)
+        if address.place is not None:
+            _place(org.iri, f"address {i}", node, address.place, add, lit)
     lat = coordinate(org.latitude, lo=-90, hi=90)
     lon = coordinate(org.longitude, lo=-180, hi=180)
     if lat is not None and lon is not None:
@@ -309,6 +388,47 @@ def organisation_to_rdf(org: Organisation) -> list[ox.Quad]:
     lit(subject, SDO + "email", org.email)
     lit(subject, SDO + "telephone", org.telephone)
     lit(subject, SDO + "openingHours", org.opening_hours)
+    for n, contact in enumerate(org.contacts):
+        node = _bnode(org.iri, f"contact {n}")
+        add(subject, SDO + "contactPoint", node)
+        add(node, RDF_TYPE, ox.NamedNode(SDO + "ContactPoint"))
+        lit(node, SDO + "contactType", contact.kind)
+        lit(node, SDO + "name", contact.name)
+        lit(node, SDO + "email", contact.email)
+        lit(node, SDO + "telephone", contact.telephone)
+        lit(node, SDO + "faxNumber", contact.fax)
+        lit(node, SDO + "description", contact.description)
+        _properties(org.iri, f"contact {n}", node, contact.properties, add, lit)
+    for n, (service, label, url) in enumerate(org.channels):
+        node = _bnode(org.iri, f"channel {n}")
+        add(subject, SDO + "availableChannel", node)
+        add(node, RDF_TYPE, ox.NamedNode(SDO + "ServiceChannel"))
+        lit(node, SDO + "serviceType", service)
+        lit(node, SDO + "name", label)
+        add(node, SDO + "serviceUrl", _iri(url))
+    for note in org.notes:
+        lit(subject, SKOS_NOTE, note)
+    for comment in org.comments:
+        lit(subject, RDFS_COMMENT, comment)
+    add(subject, LV + "fundertype", _iri(org.funder_type))
+    if org.collection is not None:
+        node = _bnode(org.iri, "collection")
+        add(subject, LV + "collects", node)
+        add(node, RDF_TYPE, ox.NamedNode(BIBO_COLLECTION))
+        for subj in org.collection.subjects:
+            lit(node, DC_SUBJECT, subj)
+        add(node, DCT_EXTENT, _iri(org.collection.extent))
+        for n, special in enumerate(org.collection.special):
+            part = _bnode(org.iri, f"special collection {n}")
+            add(node, SDO + "hasPart", part)
+            add(part, RDF_TYPE, ox.NamedNode(BIBO_COLLECTION))
+            lit(part, SDO + "name", special)
+    for n, (isil, sigel) in enumerate(org.predecessors):
+        pred: ox.NamedNode | ox.BlankNode = ox.NamedNode(german_iri(isil)) if isil else _bnode(org.iri, f"pred {n}")
+        add(subject, GND + "predecessor", pred)
+        lit(pred, LV + "isil", isil)
+        lit(pred, LV + "sigel", sigel)
+    _properties(org.iri, "org", subject, org.properties, add, lit)
     if org.parent and org.parent != org.iri:
         add(subject, SDO + "parentOrganization", _iri(org.parent))
     add(subject, SDO + "mainEntityOfPage", _iri(org.page))
@@ -317,7 +437,49 @@ def organisation_to_rdf(org: Organisation) -> list[ox.Quad]:
         add(subject, SDO + "sameAs", _iri(same))
     if org.modified:
         add(subject, SDO + "dateModified", _date_literal(org.modified))
+    if org.created:
+        add(subject, SDO + "dateCreated", _date_literal(org.created))
     return quads
+
+
+def _properties(org_iri: str, label: str, node: ox.NamedNode | ox.BlankNode, properties: list[tuple[str, str]],
+                add: Any, lit: Any) -> None:
+    """``schema:additionalProperty`` PropertyValues (``propertyID``, ``value``) on ``node``."""
+    for n, (prop, value) in enumerate(properties):
+        pv = _bnode(org_iri, f"{label} property {n}")
+        add(node, SDO + "additionalProperty", pv)
+        add(pv, RDF_TYPE, ox.NamedNode(SDO + "PropertyValue"))
+        lit(pv, SDO + "propertyID", prop)
+        lit(pv, SDO + "value", value)
+
+
+def _place(org_iri: str, label: str, address: ox.BlankNode, place: Place, add: Any, lit: Any) -> None:
+    """The ``schema:Place`` of an address (lobid's ``location``): geo, opening hours, state, municipality."""
+    node = _bnode(org_iri, f"{label} place")
+    add(node, RDF_TYPE, ox.NamedNode(SDO + "Place"))
+    add(node, SDO + "address", address)
+    add(ox.NamedNode(org_iri), SDO + "location", node)
+    if place.state:
+        area = _bnode(org_iri, f"{label} state")
+        add(node, SDO + "containedInPlace", area)
+        add(area, RDF_TYPE, ox.NamedNode(SDO + "AdministrativeArea"))
+        lit(area, SDO + "name", place.state)
+    lit(node, LV + "ags", place.municipality)
+    lat = coordinate(place.latitude, lo=-90, hi=90)
+    lon = coordinate(place.longitude, lo=-180, hi=180)
+    if lat is not None and lon is not None:
+        geo = _bnode(org_iri, f"{label} geo")
+        add(node, SDO + "geo", geo)
+        add(geo, RDF_TYPE, ox.NamedNode(SDO + "GeoCoordinates"))
+        add(geo, SDO + "latitude", ox.Literal(lat, datatype=ox.NamedNode(XSD + "decimal")))
+        add(geo, SDO + "longitude", ox.Literal(lon, datatype=ox.NamedNode(XSD + "decimal")))
+    if place.opening_hours or place.opening_comment:
+        spec = _bnode(org_iri, f"{label} hours")
+        add(node, SDO + "openingHoursSpecification", spec)
+        add(spec, RDF_TYPE, ox.NamedNode(SDO + "OpeningHoursSpecification"))
+        lit(spec, SDO + "description", place.opening_hours)
+        lit(spec, RDFS_COMMENT, place.opening_comment)
+    _properties(org_iri, label, node, place.properties, add, lit)
 
 
 def to_ntriples(org: Organisation) -> bytes:
