@@ -296,6 +296,8 @@ def vocab_from_text(text: str | bytes, source: str = "vocabulary", base: str | N
     return _vocab_from_jsonld(doc, source)
 
 
+#: Files read from a vocabulary folder (RDF only: Turtle, JSON-LD).
+VOCAB_SUFFIXES = (".ttl", ".jsonld", ".json")
 _VOCAB_CACHE: dict[str, dict[str, Any]] = {}
 _LOCK = threading.RLock()
 
@@ -309,22 +311,33 @@ def load_vocab(source: str | Path | Iterable[str | Path] | None = None, session:
     """
     if source is None:
         return _fetch_vocab(session)
-    paths: list[Path] = []
+    paths: list[tuple[Path, bool]] = []  # (file, inside a folder)
     for item in [source] if isinstance(source, (str, Path)) else source:
         path = Path(item)
         if path.is_dir():
-            paths += sorted(p for p in path.iterdir() if p.suffix in (".ttl", ".jsonld", ".json"))
+            paths += [(p, True) for p in sorted(path.iterdir()) if p.is_file() and p.suffix in VOCAB_SUFFIXES]
         elif path.is_file():
-            paths.append(path)
+            paths.append((path, False))
         else:
             raise InvalidInputError(f"vocabulary file not found: {path}")
     graph: list[dict[str, Any]] = []
-    for path in paths:
-        text = _read_text(path)
-        if path.suffix == ".ttl":
-            graph += vocab_from_turtle(text, base="https://id.kb.se/vocab/", source=str(path))["@graph"]
-        else:
-            graph += vocab_from_text(text, source=str(path))["@graph"]
+    read = 0
+    for path, in_folder in paths:
+        try:
+            text = _read_text(path)
+            if path.suffix == ".ttl":
+                graph += vocab_from_turtle(text, base="https://id.kb.se/vocab/", source=str(path))["@graph"]
+            else:
+                graph += vocab_from_text(text, source=str(path))["@graph"]
+            read += 1
+        except LinkedDataError as exc:
+            if not in_folder:
+                raise
+            # a folder of the published vocabulary also holds display.jsonld (lens definitions, not RDF
+            # terms, and not expandable as RDF): files that are not vocabulary RDF are left out
+            log.warning("vocabulary folder: skipped %s (%s)", path.name, str(exc).splitlines()[0])
+    if paths and not read:
+        raise ParseError(f"no readable vocabulary file in {', '.join(str(p) for p, _ in paths[:3])}")
     return {"@graph": graph}
 
 

@@ -23,7 +23,9 @@ from .store import DEFAULT_BATCH, EXTENSIONS, FILE_BATCH, JSON_LINES, LoadStats,
 log = logging.getLogger(__name__)
 
 _SHORT_ID = re.compile(r"[0-9bcdfghjklmnpqrstvwxz]{8,17}")
-_DATA_EXT = tuple(EXTENSIONS) + JSON_LINES
+#: Organisation files (PICA+ text or the ISIL agency's JSON), see :mod:`linkeddata.organisations.files`.
+ORGANISATION_SUFFIXES = (".pica", ".pica.json", ".picajson")
+_DATA_EXT = tuple(EXTENSIONS) + JSON_LINES + (".pica", ".picajson")
 
 
 def classify(source: str) -> str:
@@ -117,6 +119,8 @@ def load_sources(
     files and :data:`~linkeddata.store.DEFAULT_BATCH` for fetched records. Every good source loads; a source (or a record in one) that cannot be loaded is
     counted and named in ``skipped``. ``strict=True`` first reads and checks everything,
     writing nothing, and raises on the first problem; only then loads.
+    Organisation files (``.pica``, ``.pica.json``, or any file with ``format="pica"``: PICA+ text or
+    the ISIL agency's JSON) load as organisations (:mod:`linkeddata.organisations.files`).
     """
     sources = list(sources)
     files: list[Path | str] = []
@@ -150,7 +154,13 @@ def load_sources(
         if "-" in files and len(files) > 1:
             raise InvalidInputError("-: standard input can be checked first only when it is the one source")
         for path in files:
-            if path != "-":
+            if _is_organisation_file(path, format):
+                from .organisations.files import read_organisation_file
+
+                bad = read_organisation_file(path)[1]
+                if bad:
+                    raise ParseError(f"{bad[0][0]}: {bad[0][1]}")
+            elif path != "-":
                 store.load_file(path, strict=True, check_only=True, **options)  # type: ignore[arg-type]
         fetched = list(_fetched(remote, session, fetch_format, embellished))
         store.load_records(fetched, strict=True, check_only=True, batch_size=fetch_batch)
@@ -158,6 +168,11 @@ def load_sources(
     total.skipped.extend(problems)
     for path in files:
         try:
+            if _is_organisation_file(path, format):
+                from .organisations.files import load_organisation_file
+
+                total.add(load_organisation_file(store, path, strict=strict, batch_size=batch_size))
+                continue
             total.add(store.load_file(path, bulk=bulk, progress=progress, strict=strict, **options))  # type: ignore[arg-type]
         except ParseError as exc:
             if strict:
@@ -169,6 +184,10 @@ def load_sources(
         records = fetched if fetched is not None else _fetched(remote, session, fetch_format, embellished)
         total.add(store.load_records(records, batch_size=fetch_batch, progress=progress, strict=strict))
     return total
+
+
+def _is_organisation_file(path: Path | str, format: str | None) -> bool:  # noqa: A002
+    return path != "-" and (format == "pica" or str(path).lower().endswith(ORGANISATION_SUFFIXES))
 
 
 def _reason(exc: Exception, source: str) -> str:

@@ -177,3 +177,16 @@ def test_records_load_into_the_project_store(bibdb):
     stats = store.load_records(organisation_records(orgs))  # reloading replaces, no duplicates
     rows = list(store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?o <{SDO}latitude> ?lat }} }}"))
     assert int(rows[0][0].value) == 2
+
+
+def test_get_library_falls_back_to_the_list_form(bibdb):
+    emu, session, base = bibdb
+    emu.faults.add("status", service="bibdb", path=r"^/api/library", status=404, times=None)
+    kb = get_library("S", session=session, base_url=base)
+    assert kb.name == "Kungliga biblioteket" and kb.iri == "https://libris.kb.se/library/S"
+    paths = [(r.path, r.query.get("sigel")) for r in emu.requests_to("bibdb")]
+    assert paths[0][0].startswith("/api/library") and paths[1] == ("/api", ["S"])
+    with pytest.raises(NotFoundError, match="Zz"):
+        get_library("Zz", session=session, base_url=base)  # asked in both forms, for both org types
+    with pytest.raises(InvalidInputError):
+        get_library("S*", session=session, base_url=base)  # a pattern is not a sigel

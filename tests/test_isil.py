@@ -6,6 +6,7 @@ import json
 
 import pyoxigraph as ox
 import pytest
+import requests
 from click.testing import CliRunner
 
 from linkeddata.emulator import Emulator
@@ -302,3 +303,24 @@ def test_cli_search_get_and_store(agency, tmp_path):
     res = runner.invoke(cli, ["--no-cache", "isil", "search", "ort=köln", "--store", str(tmp_path / "kg")], env=env)
     assert res.exit_code == 0, res.output
     assert "Loaded 1 organisations" in res.output
+
+
+def test_jsonp_lookup_and_data_variants(agency):
+    from linkeddata.organisations.isil import CALLBACK, lookup_organisations
+
+    emu, session, base = agency
+    light = lookup_organisations("ort=münchen", format="lookup", session=session, base_url=base)
+    full = list(search_organisations("ort=münchen", session=session, base_url=base))
+    assert [x["identifier"] for x in light] == [o.isil for o in full][: len(light)] and light
+    assert all(set(x) >= {"identifier", "name", "location"} and "data" not in x for x in light)
+    orgs = lookup_organisations("ort=münchen", format="data", session=session, base_url=base)
+    assert [o.isil for o in orgs] == [x["identifier"] for x in light] and orgs[0].name == full[0].name
+    raw = requests.get(base + "/api/org.jsonld", params={"q": "ort=bonn", "callback": "list", "format": "lookup"},
+                       timeout=10)
+    assert raw.headers["Content-Type"].startswith("application/javascript") and raw.text.startswith("list([")
+    assert requests.get(base + "/api/org.jsonld", params={"q": "*", "callback": "a(b)"}, timeout=10).status_code == 400
+    emu.faults.add("body", service="isil", body='other({"member": []});', content_type="application/javascript")
+    with pytest.raises(ParseError, match=CALLBACK):
+        lookup_organisations("*", session=session, base_url=base)
+    with pytest.raises(InvalidInputError):
+        lookup_organisations("*", format="full", session=session, base_url=base)

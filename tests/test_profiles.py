@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from linkeddata import profiles
 from linkeddata.emulator import Emulator
 from linkeddata.emulator.idkbse import fixture_vocab, vocab_text
-from linkeddata.errors import InvalidInputError, NotFoundError
+from linkeddata.errors import InvalidInputError, LinkedDataError, NotFoundError
 from linkeddata.http import make_session
 
 pytest.importorskip("trld")
@@ -125,6 +125,28 @@ def test_load_vocab_from_files(tmp_path: Path) -> None:
     assert sdo_a == sdo_b
     with pytest.raises(InvalidInputError, match="not found"):
         profiles.load_vocab(tmp_path / "missing.ttl")
+
+
+DISPLAY_JSONLD = {"@context": {"@vocab": "https://id.kb.se/vocab/", "fresnel": "http://www.w3.org/2004/09/fresnel#",
+                               "lensGroups": {"@id": "@graph", "@container": "@index"},
+                               "lenses": {"@reverse": "fresnel:group", "@container": "@index"}},
+                  "lensGroups": {"chips": {"@id": "chips", "lenses": {"Instance": {"@id": "Instance-chips"}}}},
+                  "@graph": [{"@id": "x", "lensGroups": {}}]}  # a @graph twice: "colliding keywords", as the real one
+
+
+def test_vocab_folder_reads_only_rdf_and_skips_display_jsonld(tmp_path: Path) -> None:
+    (tmp_path / "vocab.ttl").write_text(vocab_text(), encoding="utf-8")
+    (tmp_path / "display.jsonld").write_text(json.dumps(DISPLAY_JSONLD), encoding="utf-8")
+    (tmp_path / "README.md").write_text("# not RDF", encoding="utf-8")
+    vocab = profiles.load_vocab(tmp_path)
+    assert len(vocab["@graph"]) == len(fixture_vocab()["@graph"])
+    with pytest.raises(LinkedDataError):  # named explicitly, a file that is not vocabulary RDF is an error
+        profiles.load_vocab(tmp_path / "display.jsonld")
+    source = tmp_path.parent / "record.jsonld"
+    source.write_text(json.dumps(KBV_DOC), encoding="utf-8")
+    result = CliRunner().invoke(_cli(), ["map", str(source), "--profile", "sdo", "--vocab", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["@context"]
 
 
 def test_bad_turtle_vocab_is_a_parse_error() -> None:

@@ -20,7 +20,8 @@ from ..__about__ import __version__
 from .common import LinkedDataGroup
 
 #: Modules of this package that add commands (``register(group)``).
-COMMAND_MODULES = ("core", "organisations", "harvest", "sync", "write", "services", "notebooks", "serve", "emulator", "config_cmd")
+COMMAND_MODULES = ("core", "organisations", "harvest", "sync", "write", "services", "notebooks", "serve", "emulator",
+                   "config_cmd", "oai", "endpoints")
 
 
 @click.group(cls=LinkedDataGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -45,7 +45,7 @@ def _session(rate_limit: float) -> Any:
 
 def _report(summary: Any) -> None:
     click.echo(str(summary))
-    for warning in summary.warnings:
+    for warning in getattr(summary, "warnings", ()):
         click.echo(f"Warning: {warning}", err=True)
     for ident, reason in summary.skipped:
         click.echo(f"skipped {ident}: {reason}", err=True)
@@ -98,14 +98,37 @@ def find_cmd(query: str, filters: tuple[str, ...], max_items: int | None, full: 
 @click.option("--set", "set_spec", help="bib, auth, hold, hold:<sigel>, bib:<sigel>, nb or sao.")
 @click.option("--from", "from_", help="From this date or time (inclusive, YYYY-MM-DD or ISO).")
 @click.option("--until", help="Until this date or time (inclusive).")
-@click.option("--prefix", default="jsonld", show_default=True, help="metadataPrefix.")
+@click.option("--prefix", default="jsonld", show_default=True,
+              help="metadataPrefix. Into the store: jsonld, rdfxml, ttl, oai_dc (each jsonld/rdfxml also "
+                   "_expanded, _includehold: holdings load as records of their own). To files (--out): "
+                   "marcxml (MARCXML or MARC21, holdings after their record with _includehold) and oai_dc "
+                   "(a table).")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the records to files in this folder instead of the store (resumable, incremental).")
+@click.option("--format", "file_format", type=click.Choice(["marcxml", "marc21", "csv", "tsv"]), default=None,
+              help="With --out: marcxml (default) or marc21 for MARC prefixes, csv (default) or tsv for oai_dc.")
+@click.option("--split", type=click.Choice(["run", "batch"]), default="run", show_default=True,
+              help="With --out: one file per run, or one per batch.")
 @_common
-def oai_cmd(set_spec: str | None, from_: str | None, until: str | None, prefix: str, store: Path, resume: bool,
-            strict: bool, batch_size: int, rate_limit: float, quiet: bool, retry_skipped: bool) -> None:
-    """Harvest OAI-PMH ListRecords into the store (incremental after a completed run)."""
+def oai_cmd(set_spec: str | None, from_: str | None, until: str | None, prefix: str, out: Path | None,
+            file_format: str | None, split: str, store: Path, resume: bool, strict: bool, batch_size: int,
+            rate_limit: float, quiet: bool, retry_skipped: bool) -> None:
+    """Harvest OAI-PMH ListRecords into the store, or with --out to files (incremental after a completed run)."""
+    from ..errors import InvalidInputError
     from ..harvest import harvest_oai
+    from ..libris.oaipmh import FILE_PREFIXES, STORE_PREFIXES
     from ..store import open_store
 
+    if out is not None:
+        from ..libris.oaifiles import harvest_oai_files
+
+        summary = harvest_oai_files(out, metadata_prefix=prefix, set=set_spec, from_=from_, until=until,
+                                    format=file_format, split=split, batch_size=batch_size, resume=resume,
+                                    session=_session(rate_limit))
+        _report(summary)
+        return
+    if prefix in FILE_PREFIXES and prefix not in STORE_PREFIXES:
+        raise InvalidInputError(f"{prefix} is MARC, not RDF: write it to files with --out DIR")
     with graceful_interrupt(), open_store(store) as st, progress_bar(quiet, desc="oai-pmh") as bar:
         summary = harvest_oai(st, set=set_spec, from_=from_, until=until, metadata_prefix=prefix,
                               batch_size=batch_size, resume=resume, strict=strict, session=_session(rate_limit),

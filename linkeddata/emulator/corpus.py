@@ -114,6 +114,8 @@ class Corpus:
         #: id.kb.se terms the fixtures link to (IRI → node), for embellishment.
         self.terms: dict[str, dict[str, Any]] = {}
         self._graveyard: dict[str, dict[str, Any]] = {}
+        #: Earlier documents of each record, oldest first (for ``/_changesets`` and ``?version=``).
+        self.versions: dict[str, list[dict[str, Any]]] = {}
         self._index: dict[str, tuple[str, str]] = {}  # any IRI/short id → (record IRI, how)
         self._keys: dict[str, list[str]] = {}  # record IRI → its keys in _index (O(1) re-indexing)
         self._held: dict[str, tuple[str | None, str | None]] = {}  # holding IRI → (itemOf, sigel)
@@ -271,6 +273,7 @@ class Corpus:
             if record_iri is None:
                 raise KeyError(iri)
             graph = copy.deepcopy(doc["@graph"])
+            self.versions.setdefault(record_iri, []).append(copy.deepcopy(self.records[record_iri]))
             old = self.records[record_iri]["@graph"][0]
             stamp = stamp or now_iso()
             graph[0]["@id"] = record_iri

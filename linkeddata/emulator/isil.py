@@ -11,6 +11,11 @@ Routes:
   end has no members and no ``next``. Missing ``q``: 400.
 * ``GET /api/org/<ISIL>.jsonld``: one record (the member object with ``@context``);
   404 for an unknown ISIL.
+* JSONP (seed 004): ``callback=<name>`` wraps the answer in ``name(…);``
+  (``application/javascript``); with it, ``format=lookup`` answers only the most common data of
+  each hit (``id``, ``identifier``, ``name``, ``location``, ``addressRegion``, ``type``) and
+  ``format=data`` only the PICA+ ``data`` objects, as a JSON array. A callback name outside
+  ``[A-Za-z_$][\\w$.]*`` is a 400.
 
 Query language (as far as the emulator understands the agency's): terms
 ``field=value`` joined by ``AND``/``OR`` (``AND`` binds tighter), values matched as
@@ -101,6 +106,8 @@ def _types(rec: PicaRecord) -> list[str]:
     libtype = rec.first("035E", "f") or ""
     if _isil(rec).upper().startswith("DE-MUS-"):
         return ["Museum"]
+    if _isil(rec).upper().startswith("ZDB-"):
+        return ["Collection"]
     if libtype.isdigit() and int(libtype) >= 85:
         return ["Organization"]
     return ["Library"]
@@ -166,7 +173,21 @@ def build(emu: Any) -> Service:
         if on_page:
             body["member"] = [member(r, req.base_url, compact) for r in on_page]
         body["view"] = view
-        return Response.json(body, content_type="application/ld+json; charset=utf-8")
+        callback = req.arg("callback")
+        if callback is None:
+            return Response.json(body, content_type="application/ld+json; charset=utf-8")
+        if not re.fullmatch(r"[A-Za-z_$][\w$.]{0,63}", callback):
+            return Response.error(400, "Invalid callback")
+        fmt = (req.arg("format") or "").lower()
+        payload: Any = body
+        if fmt == "lookup":
+            payload = [{"id": f"{req.base_url}/isil/{quote(_isil(r), safe='-:')}", "identifier": _isil(r),
+                        "name": r.first("029A", "a"), "location": r.first("032P", "b"),
+                        "addressRegion": r.first("035I", "a"), "type": _types(r)} for r in on_page]
+        elif fmt == "data":
+            payload = [pica_to_json(r) for r in on_page]
+        text = json.dumps(payload, ensure_ascii=False)
+        return Response.text(f"{callback}({text});", content_type="application/javascript; charset=utf-8")
 
     def one(req: Request, isil: str) -> Response:
         wanted = isil.casefold()

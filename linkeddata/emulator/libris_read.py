@@ -13,7 +13,10 @@ Follows the server code as described in ``libris-services.md`` §2:
   ``profile=`` or ``Accept-Profile`` (mapped by :func:`linkeddata.profiles.map_to_profile`);
 * headers: ``ETag`` (``"<checksum>"`` or ``"<checksum>:<embellished checksum>"``) with
   ``If-None-Match`` → 304, ``Vary``, ``Content-Profile``, ``Content-Location``,
-  ``Document`` and ``Link`` (for ``application/json`` only the context link).
+  ``Document`` and ``Link`` (for ``application/json`` only the context link);
+* history (§2.8): ``/<id>/_changesets`` lists a ChangeSet per version (oldest first, with the
+  JSON paths added and removed), ``?version=<n>`` answers that version (not embellished by
+  default); an unknown version is a 404.
 
 RDF bodies are made by expanding the JSON-LD with the KBV context
 (:func:`linkeddata.jsonld.to_nquads`) and serialising with pyoxigraph: Turtle merges
@@ -29,7 +32,7 @@ import time
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-from .corpus import BASE, short_id
+from .corpus import BASE, checksum, short_id
 from .server import Request, Response, Service
 
 #: Media types the record API produces, in the order wildcards pick them.
@@ -399,8 +402,6 @@ def handle_record(req: Request, path: str, emu: Any) -> Response:
     if m is None:
         return Response.error(404, "Document not found.")
     ident, view, ext = _repair_id(m.group("id")), m.group("view"), m.group("ext")
-    if view and view.startswith("/_changesets"):
-        return Response.error(404, "Document not found.")
     found = corpus.lookup(ident) or (corpus.lookup(BASE + ident) if not ident.startswith("http") else None)
     if found is None:
         return Response.error(404, "Document not found.")
@@ -409,6 +410,9 @@ def handle_record(req: Request, path: str, emu: Any) -> Response:
         return Response.error(410, "Document has been deleted.")
     if how == "sameAs":
         return _redirect(req, record_iri, view, ext)
+    if view and view.startswith("/_changesets"):
+        return Response.json(changesets(corpus, record_iri), content_type="application/ld+json")
+    version = req.arg("version")
     try:
         if ext:
             if ext not in EXTENSIONS:
@@ -425,10 +429,17 @@ def handle_record(req: Request, path: str, emu: Any) -> Response:
         with corpus.lock:  # a consistent snapshot (ETag and body) while writers may be changing the corpus
             if record_iri not in corpus.records:  # deleted since the lookup above
                 return Response.error(410, "Document has been deleted.")
-            etag = corpus.etag(record_iri, embellished=embellished)
+            if version is not None:
+                chain = versions(corpus, record_iri)
+                if not version.isdigit() or int(version) >= len(chain):
+                    return Response.error(404, "Document not found.")
+                doc = copy.deepcopy(chain[int(version)])
+                etag = checksum(doc)
+            else:
+                etag = corpus.etag(record_iri, embellished=embellished)
+                doc = copy.deepcopy(corpus.records[record_iri])
             if _etag_matches(req.headers.get("If-None-Match"), etag):
                 return Response(304, b"", {"ETag": f'"{etag}"', "Server-Start-Time": _SERVER_START})
-            doc = copy.deepcopy(corpus.records[record_iri])
             if embellished:
                 doc = embellish(doc, record_iri, corpus)
         if lens != "none":
@@ -463,6 +474,57 @@ def handle_record(req: Request, path: str, emu: Any) -> Response:
     except Exception as exc:  # the real server answers 500 with a generic body too
         return Response.error(500, f"Could not serialise {record_iri} as {media_type}: {exc}")
     return Response.text(data, content_type=f"{media_type}; charset=utf-8", **headers)
+
+
+GENERATOR = "https://id.kb.se/generator/crud"
+
+
+def versions(corpus: Any, record_iri: str) -> list[dict[str, Any]]:
+    """Every version of a live record, oldest first. A seeded record changed before the emulator
+    started (``created`` before ``modified``) gets its first version back: the document as created."""
+    with corpus.lock:
+        chain = [*corpus.versions.get(record_iri, []), corpus.records[record_iri]]
+    first = chain[0]["@graph"][0]
+    if first.get("created") and first.get("created") != first.get("modified"):
+        original = copy.deepcopy(chain[0])
+        original["@graph"][0]["modified"] = first["created"]
+        original["@graph"][0]["recordStatus"] = "marc:New"
+        chain.insert(0, original)
+    return chain
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    if isinstance(value, dict):
+        out: dict[tuple[Any, ...], Any] = {}
+        for key, item in value.items():
+            out.update(_leaves(item, path + (key,)))
+        return out
+    if isinstance(value, list):
+        out = {}
+        for n, item in enumerate(value):
+            out.update(_leaves(item, path + (n,)))
+        return out
+    return {path: value}
+
+
+def changesets(corpus: Any, record_iri: str) -> dict[str, Any]:
+    """``GET /<id>/_changesets`` (``History.java``): one ChangeSet per version with its changed paths."""
+    chain = versions(corpus, record_iri)
+    sets = []
+    previous: dict[tuple[Any, ...], Any] = {}
+    for n, doc in enumerate(chain):
+        record = doc["@graph"][0]
+        leaves = _leaves(doc)
+        ignored = {("@graph", 0, "modified")}
+        added = [list(p) for p, v in leaves.items() if n and p not in ignored and previous.get(p, object()) != v]
+        removed = [list(p) for p, v in previous.items() if p not in ignored and leaves.get(p, object()) != v]
+        agent = record.get("descriptionLastModifier") or record.get("descriptionCreator") or {}
+        sets.append({"@type": "ChangeSet", "version": {"@id": f"{record_iri}/data?version={n}"},
+                     "date": record.get("modified") or record.get("generationDate"),
+                     "agent": {"@id": agent.get("@id", "https://libris.kb.se/library/SEK")},
+                     "tool": {"@id": GENERATOR}, "addedPaths": added, "removedPaths": removed})
+        previous = leaves
+    return {"@id": f"{record_iri}/_changesets", "changeSets": sets}
 
 
 def handle_context(req: Request) -> Response:

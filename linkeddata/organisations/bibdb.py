@@ -6,7 +6,8 @@ Base ``config.service_url("bibdb")`` (default ``https://bibdb.libris.kb.se``):
   (``org_type=bibliography`` lists bibliographies), 200 per page; paging adds ``start`` in
   steps of the page size (we step by the number of libraries received) and stops at the first page whose ``libraries`` array is empty
   (there is no total count), or at ``max_pages``;
-* ``GET /api/library?sigel=<sigel>`` describes one library.
+* ``GET /api/library?sigel=<sigel>`` describes one library; when it has no answer the list
+  form ``GET /api?sigel=<sigel>`` is asked (both forms appear in the services' descriptions).
 
 **Assumed JSON shape.** The real key names are not published (the JSON-LD context that
 maps them to ``bibdb:``/schema.org terms is not available to us), so this is our
@@ -190,22 +191,40 @@ def iter_libraries(*, org_type: str = "library", session: Any = None, base_url: 
 
 
 def get_library(sigel: str, *, session: Any = None, base_url: str | None = None) -> Organisation:
-    """One library by sigel (``/api/library?sigel=<sigel>``); unknown → :class:`NotFoundError`."""
+    """One library by sigel: ``/api/library?sigel=<sigel>``, and when that has no answer (404, or no
+    library in it) the list form ``/api?sigel=<sigel>`` (libraries, then bibliographies); both appear
+    in the services' descriptions. Unknown in both → :class:`NotFoundError`."""
     sigel = (sigel or "").strip()
-    if not sigel or not re.fullmatch(r"[^\s/?#&]+(?: [^\s/?#&]+)*", sigel):
+    if not sigel or not re.fullmatch(r"[^\s/?#&*]+(?: [^\s/?#&*]+)*", sigel):
         raise InvalidInputError(f"invalid sigel {sigel!r}")
-    url = config.service_url("bibdb", base_url) + "/api/library"
+    base = config.service_url("bibdb", base_url)
+    session = _session(session)
     what = f"library database record {sigel}"
-    body = _get_json(_session(session), url, {"sigel": sigel}, what, accept=JSON)
-    lib = body
+    try:
+        body = _get_json(session, base + "/api/library", {"sigel": sigel}, what, accept=JSON)
+    except NotFoundError:
+        body = None
+    lib = _pick(body, sigel, what, exact=False)
+    for org_type in ORG_TYPES:
+        if lib:
+            break
+        log.info("%s: /api/library has no answer, asking /api?sigel=%s&org_type=%s", what, sigel, org_type)
+        listing = _get_json(session, base + "/api", {"sigel": sigel, "org_type": org_type}, what, accept=JSON)
+        lib = _pick(listing, sigel, what, exact=True)
+    if not lib:
+        raise NotFoundError(f"not found: {what}", url=base + "/api/library", status=404)
+    return organisation_from_bibdb(lib, what)
+
+
+def _pick(body: Any, sigel: str, what: str, *, exact: bool) -> dict[str, Any] | None:
+    """The library object for ``sigel`` in an answer (the object itself or ``{"libraries": [...]}``)."""
     if isinstance(body, dict) and "libraries" in body:
         libs = body.get("libraries") or []
         if not isinstance(libs, list):
             raise ParseError(f"{what}: 'libraries' is not an array")
-        lib = next((x for x in libs if isinstance(x, dict) and x.get("sigel") == sigel), libs[0] if libs else None)
-    if not lib:
-        raise NotFoundError(f"not found: {what}", url=url, status=200)
-    return organisation_from_bibdb(lib, what)
+        match = next((x for x in libs if isinstance(x, dict) and x.get("sigel") == sigel), None)
+        return match if exact or match else (libs[0] if libs and isinstance(libs[0], dict) else None)
+    return body if isinstance(body, dict) and body else None
 
 
 def get_libraries(sigels: list[str], *, session: Any = None, base_url: str | None = None) -> Iterator[Organisation]:

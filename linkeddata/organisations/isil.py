@@ -65,6 +65,7 @@ On the real records (``sigel.dat``) 501 of the 514 non-administrative subfield v
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -539,6 +540,53 @@ def get_organisations(isils: list[str], *, session: Any = None, base_url: str | 
         yield get_organisation(isil, session=session, base_url=base_url)
 
 
-__all__ = ["MAX_PAGE_SIZE", "OrgSearch", "get_organisation", "get_organisations", "is_valid_isil",
+LOOKUP_FORMATS = ("lookup", "data")
+_JSONP = re.compile(r"\s*([A-Za-z_$][\w$.]*)\s*\((.*)\)\s*;?\s*", re.S)
+CALLBACK = "linkeddata_cb"
+
+
+def lookup_organisations(query: str, *, format: str = "lookup", size: int = 10, page: int = 1,  # noqa: A002
+                         session: Any = None, base_url: str | None = None) -> list[Any]:
+    """One page of the agency's JSONP variants (seed 004: ``callback`` with ``format=lookup|data``).
+
+    ``lookup`` gives the agency's short form of each hit as a dict (``identifier``, ``name``,
+    ``location``, ``addressRegion``…); ``data`` gives only the PICA+ records, read here into
+    :class:`Organisation`\\ s (a record that cannot be read is logged and skipped).
+    """
+    from ..http import request
+
+    if format not in LOOKUP_FORMATS:
+        raise InvalidInputError(f"format must be one of {', '.join(LOOKUP_FORMATS)}, not {format!r}")
+    if not query or not query.strip():
+        raise InvalidInputError("empty ISIL agency query")
+    if size < 1 or page < 1:
+        raise InvalidInputError("size and page must be at least 1")
+    url = config.service_url("isil", base_url) + "/api/org.jsonld"
+    what = f"ISIL agency {format} for {query!r}"
+    response = request(_session(session), "GET", url, what=what,
+                       params={"q": query, "size": min(size, MAX_PAGE_SIZE), "page": page, "callback": CALLBACK,
+                               "format": format})
+    m = _JSONP.fullmatch(response.text)
+    if m is None or m.group(1) != CALLBACK:
+        raise ParseError(f"{what}: the answer from {response.url} is not a {CALLBACK}(…) call")
+    try:
+        data = json.loads(m.group(2))
+    except ValueError as exc:
+        raise ParseError(f"{what}: the JSONP payload is not JSON ({exc})") from exc
+    items = data.get("member", []) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ParseError(f"{what}: expected a list of records")
+    if format == "lookup":
+        return [item for item in items if isinstance(item, dict)]
+    orgs: list[Organisation] = []
+    for n, item in enumerate(items, 1):
+        try:
+            orgs.append(organisation_from_pica(pica_from_json(item, f"{what} item {n}")))
+        except ParseError as exc:
+            log.warning("skipped item %d: %s", n, exc)
+    return orgs
+
+
+__all__ = ["MAX_PAGE_SIZE", "OrgSearch", "lookup_organisations", "get_organisation", "get_organisations", "is_valid_isil",
            "isil_for_sigel", "organisation_from_member", "organisation_from_pica", "search_organisations",
            "validate_isil"]

@@ -159,10 +159,12 @@ def parse_plain_record(text: str, source: str = "PICA+ record") -> PicaRecord:
     return rec
 
 
-def iter_pica_text(text: str, source: str = "PICA+ file", *, strict: bool = False) -> Iterator[PicaRecord]:
+def iter_pica_text(text: str, source: str = "PICA+ file", *, strict: bool = False,
+                   skipped: list[tuple[str, str]] | None = None) -> Iterator[PicaRecord]:
     """Records of a PICA+ text in either the normalized or the plain form (detected).
 
-    Odd records are logged and skipped unless ``strict`` (then :class:`ParseError`).
+    Odd records are logged and skipped unless ``strict`` (then :class:`ParseError`);
+    ``skipped`` collects ``(record, reason)`` of each.
     """
     if FIELD_SEP in text:
         chunks = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
@@ -173,10 +175,12 @@ def iter_pica_text(text: str, source: str = "PICA+ file", *, strict: bool = Fals
     for n, chunk in chunks:
         try:
             yield parse(chunk, f"{source} record {n}")
-        except ParseError:
+        except ParseError as exc:
             if strict:
                 raise
             log.warning("skipping unreadable record %d of %s", n, source)
+            if skipped is not None:
+                skipped.append((f"{source} record {n}", str(exc)))
 
 
 # ------------------------------------------------------------------ JSON
