@@ -237,7 +237,7 @@ def harvest_oai(store: Any, *, set: str | None = None, from_: str | None = None,
     again harvests incrementally from the previous run's ``until`` (when ``from_`` is not given).
     Records the provider could not convert are reported and skipped. Holdings (and authority records)
     sent with ``_includehold`` load as records of their own. For MARC prefixes use
-    :func:`linkeddata.libris.oaifiles.harvest_oai_files`.
+    :func:`linkeddata.harvest_files.harvest_oai_files`.
     """
     check_prefix(metadata_prefix, STORE_PREFIXES)
     check_datestamp(from_, "from")

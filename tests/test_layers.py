@@ -6,7 +6,7 @@ The order, lowest first (issue 12)::
     rdf      jsonld, profiles (RDF formats)
     clients  libris/, organisations/
     store    the Store protocol, local and remote stores, queries, sources
-    jobs     harvest, checkpoints, sync, build
+    jobs     harvest, harvest_files, checkpoints, sync, build
     front    cli/, notebook, serve, the package's lazy API (``linkeddata/__init__``)
     testing  the emulator, linkeddata.testing (and demo data)
 
@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("rdf", ["jsonld", "readers", "profiles", "formats"]),
     ("clients", ["libris", "organisations"]),
     ("store", ["store_protocol", "store", "remote", "query", "sources", "dump"]),
-    ("jobs", ["checkpoints", "harvest", "sync", "build", "buildconfig"]),
+    ("jobs", ["checkpoints", "harvest", "harvest_files", "sync", "build", "buildconfig"]),
     ("front", ["", "__main__", "cli", "notebook", "serve"]),
     ("testing", ["emulator", "testing", "demo"]),
 ]

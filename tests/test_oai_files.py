@@ -12,7 +12,7 @@ from linkeddata.emulator import Emulator
 from linkeddata.errors import InvalidInputError
 from linkeddata.http import make_session
 from linkeddata.libris.marc import is_holdings, read_marc
-from linkeddata.libris.oaifiles import harvest_oai_files
+from linkeddata.harvest_files import harvest_oai_files
 
 
 @pytest.fixture(scope="module")

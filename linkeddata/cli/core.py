@@ -39,7 +39,8 @@ def register(group: click.Group) -> None:
 @click.command()
 @click.argument("sources", nargs=-1, required=True)
 @store_option(required=True)
-@click.option("--format", "fmt", help="RDF format of local files (ttl, nt, nq, trig, rdf, jsonld); default: by extension.")
+@click.option("--format", "fmt", help="RDF format of local files (ttl, nt, nq, trig, rdf, jsonld), or pica for organisation files "
+                   "(PICA+ or the ISIL agency's JSON; .pica is read so anyway); default: by extension.")
 @click.option("--graph", help="Named graph IRI for files that do not name their record.")
 @click.option("--bulk/--no-bulk", default=None,
               help="Bulk loader for N-Quads/TriG dumps (fast, not transactional); default: for files over 64 MB.")

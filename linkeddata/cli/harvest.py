@@ -120,7 +120,7 @@ def oai_cmd(set_spec: str | None, from_: str | None, until: str | None, prefix: 
     from ..store import open_store
 
     if out is not None:
-        from ..libris.oaifiles import harvest_oai_files
+        from ..harvest_files import harvest_oai_files
 
         summary = harvest_oai_files(out, metadata_prefix=prefix, set=set_spec, from_=from_, until=until,
                                     format=file_format, split=split, batch_size=batch_size, resume=resume,

@@ -59,8 +59,14 @@ def _ref(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _session(session: requests.Session | None) -> tuple[requests.Session, bool]:
-    return (session, False) if session is not None else (make_session(cache=False), True)
+def _get(url: str, what: str, session: requests.Session | None, params: dict[str, str] | None = None) -> Any:
+    """GET JSON(-LD) on ``session`` (a fresh uncached one when None): the response."""
+    http = session if session is not None else make_session(cache=False)
+    try:
+        return request(http, "GET", url, params=params, what=what, headers={"Accept": "application/ld+json"})
+    finally:
+        if session is None:
+            http.close()
 
 
 def get_changesets(id_or_iri: str, *, session: requests.Session | None = None,
@@ -71,12 +77,7 @@ def get_changesets(id_or_iri: str, *, session: requests.Session | None = None,
     """
     iri = record_iri(id_or_iri)
     url = _request_url(iri, service_url("libris", base_url)) + "/_changesets"
-    http, own = _session(session)
-    try:
-        response = request(http, "GET", url, what=f"history of {id_or_iri}", headers={"Accept": "application/ld+json"})
-    finally:
-        if own:
-            http.close()
+    response = _get(url, f"history of {id_or_iri}", session)
     try:
         body = response.json()
     except ValueError as exc:
@@ -107,13 +108,7 @@ def get_version(id_or_iri: str, version: int, *, session: requests.Session | Non
     target = version_iri(id_or_iri, version)
     iri = record_iri(id_or_iri)
     url = _request_url(iri, service_url("libris", base_url)) + "/data.jsonld"
-    http, own = _session(session)
-    try:
-        response = request(http, "GET", url, params={"version": str(version)}, what=f"version {version} of {id_or_iri}",
-                           headers={"Accept": "application/ld+json"})
-    finally:
-        if own:
-            http.close()
+    response = _get(url, f"version {version} of {id_or_iri}", session, {"version": str(version)})
     try:
         data = response.json()
     except ValueError as exc:

@@ -47,7 +47,7 @@ FORMAT_SUFFIXES = ("", "_expanded", "_includehold", "_includehold_expanded")
 PREFIXES = tuple(f + s for f in ("jsonld", "marcxml", "oai_dc", "rdfxml") for s in FORMAT_SUFFIXES) + ("ttl",)
 #: Prefixes whose records load into the store as RDF (oai_dc becomes Dublin Core triples).
 STORE_PREFIXES = tuple(p for p in PREFIXES if not p.startswith("marcxml"))
-#: Prefixes written to files by :func:`linkeddata.libris.oaifiles.harvest_oai_files`.
+#: Prefixes written to files by :func:`linkeddata.harvest_files.harvest_oai_files`.
 FILE_PREFIXES = tuple(p for p in PREFIXES if p.startswith(("marcxml", "oai_dc")))
 DC_NS = "http://purl.org/dc/elements/1.1/"
 _DATESTAMP = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d))?")

@@ -27,10 +27,10 @@ from typing import Any
 
 import requests
 
-from ..checkpoints import open_checkpoint
-from ..errors import InvalidInputError, LinkedDataError, ParseError
-from ..http import make_session
-from .oaipmh import FILE_PREFIXES, OAIClient, base_format, check_datestamp, check_prefix, decode_token, dublin_core
+from .checkpoints import open_checkpoint
+from .errors import InvalidInputError, LinkedDataError, ParseError
+from .http import make_session
+from .libris.oaipmh import FILE_PREFIXES, OAIClient, base_format, check_datestamp, check_prefix, decode_token, dublin_core
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def output_format(prefix: str, fmt: str | None) -> str:
 
 
 def _marc_records(xml: str, ident: str) -> list[Any]:
-    from .marc import read_marc
+    from .libris.marc import read_marc
 
     records = read_marc(xml.encode("utf-8"), "marcxml")
     if not records:
@@ -97,7 +97,7 @@ def _write_part(path: Path, data: bytes) -> None:
 
 def _encode(records: list[Any], fmt: str) -> bytes:
     """MARC records as one part: MARCXML records (no envelope) or ISO 2709 records."""
-    from .marc import _fix_indicators, pymarc
+    from .libris.marc import _fix_indicators, pymarc
 
     pm = pymarc()
     if fmt == "marc21":
