@@ -42,7 +42,7 @@ def oai() -> None:
       linkeddata oai identify
       linkeddata oai formats
       linkeddata oai identifiers --set hold:S --from 2026-01-01 --max 20
-      linkeddata oai get s93ns5h436dxqsh --prefix marcxml
+      linkeddata oai get f5nc8rlm2x0vq7s --prefix marcxml_includehold
     """
 
 
