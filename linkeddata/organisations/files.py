@@ -98,7 +98,7 @@ def read_organisation_file(path: str | Path) -> tuple[list[Organisation], list[t
     return orgs, skipped
 
 
-def load_organisation_file(store: Any, path: str | Path, *, strict: bool = False, batch_size: int = 500) -> Any:
+def load_organisation_file(store: Any, path: str | Path, *, strict: bool = False, batch_size: int | None = 500) -> Any:
     """Load the organisations of a file into ``store``; returns the store's LoadStats with the skipped ones.
 
     :raises ParseError: with ``strict``, on the first record that cannot be read.
@@ -108,7 +108,7 @@ def load_organisation_file(store: Any, path: str | Path, *, strict: bool = False
         raise ParseError(f"{skipped[0][0]}: {skipped[0][1]}")
     for name, reason in skipped:
         log.warning("skipped %s: %s", name, reason)
-    stats = store.load_records(organisation_records(orgs), batch_size=batch_size, strict=strict)
+    stats = store.load_records(organisation_records(orgs), batch_size=batch_size or 500, strict=strict)
     stats.skipped[:0] = skipped
     return stats
 
