@@ -122,10 +122,10 @@ def oai_cmd(set_spec: str | None, from_: str | None, until: str | None, prefix: 
     if out is not None:
         from ..harvest_files import harvest_oai_files
 
-        summary = harvest_oai_files(out, metadata_prefix=prefix, set=set_spec, from_=from_, until=until,
-                                    format=file_format, split=split, batch_size=batch_size, resume=resume,
-                                    session=_session(rate_limit))
-        _report(summary)
+        files = harvest_oai_files(out, metadata_prefix=prefix, set=set_spec, from_=from_, until=until,
+                                  format=file_format, split=split, batch_size=batch_size, resume=resume,
+                                  session=_session(rate_limit))
+        _report(files)
         return
     if prefix in FILE_PREFIXES and prefix not in STORE_PREFIXES:
         raise InvalidInputError(f"{prefix} is MARC, not RDF: write it to files with --out DIR")
