@@ -208,8 +208,8 @@ class _HugeHandlerServer:
                 conn.recv(65536)
                 head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/ld+json\r\n"
                         b"Content-Length: 1073741824\r\n\r\n")
+                self.sent += 1  # counted before sending: the client may have refused it before sendall returns
                 conn.sendall(head + b'{"@graph": [')
-                self.sent += 1
 
     def close(self) -> None:
         self.sock.close()
