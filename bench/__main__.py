@@ -74,7 +74,7 @@ def _nquads_file(size: int, workdir: Path) -> Path:
     """The corpus as N-Quads (one graph per record), made once per size and reused."""
     path = workdir / f"corpus-{size}.nq"
     if not path.exists():
-        from linkeddata.store import open_store
+        from linkeddata.stores import open_store
 
         store = open_store(None)
         store.load_records(_records(size, workdir), batch_size=1000)
@@ -86,7 +86,7 @@ def _nquads_file(size: int, workdir: Path) -> Path:
 
 def scenario_load_store(size: int, workdir: Path) -> dict[str, Any]:
     """KBV JSON-LD records → an on-disk store through ``LocalStore.load_records``."""
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
 
     _jsonl_file(size, workdir)
     with tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
@@ -141,7 +141,7 @@ def scenario_query(size: int, workdir: Path) -> dict[str, Any]:
     import rdflib
 
     from linkeddata.query import PREFIXES, resolve_query, run_query
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
 
     nq = _nquads_file(size, workdir)
     store = open_store(None)
@@ -169,7 +169,7 @@ def scenario_harvest(size: int, workdir: Path) -> dict[str, Any]:
     from linkeddata.emulator import Emulator
     from linkeddata.harvest import harvest_find
     from linkeddata.http import make_session
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
 
     out: dict[str, Any] = {}
     with Emulator(services=["libris"], latency=0.05, size=size) as emu:

@@ -81,7 +81,7 @@ def _count(emu: Any, start: int) -> dict[str, int]:
 
 
 def _store_stats(path: Path) -> dict[str, int]:
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
 
     with open_store(path, read_only=True) as st:
         return {"graphs": len(st.graphs()), "triples": len(st.inner)}
@@ -89,7 +89,7 @@ def _store_stats(path: Path) -> dict[str, int]:
 
 def _digest(path: Path) -> str:
     """A digest of the store's canonical N-Quads (graph for graph, blank nodes canonicalised)."""
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
 
     with open_store(path, read_only=True) as st:
         return hashlib.sha256(st.canonical_nquads().encode("utf-8")).hexdigest()
@@ -99,7 +99,7 @@ def _bulk_reference(store: Path, workdir: Path) -> dict[str, Any]:
     """pyoxigraph's own ``bulk_load`` of the same quads, from an N-Quads file."""
     import pyoxigraph as ox
 
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
 
     nq = workdir / "synced.nq"
     with open_store(store, read_only=True) as st:

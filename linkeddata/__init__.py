@@ -43,7 +43,7 @@ _LAZY: dict[str, str] = {
     "make_session": "http",
     "service_url": "config",
     # stores and queries
-    "open_store": "store",
+    "open_store": "stores",
     "LocalStore": "store",
     "RemoteStore": "remote",
     "Store": "store_protocol",

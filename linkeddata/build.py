@@ -43,7 +43,9 @@ from .buildconfig import BuildConfig, HarvestEntry, parse_config, read_config
 from .checkpoints import Checkpoint, open_checkpoint
 from .errors import ConfigError
 from .records import Record, batched
-from .store import LoadStats, LocalStore, open_store
+from .store import LoadStats
+from .store_protocol import Store
+from .stores import StoreLike, open_store
 from .tables import format_table
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ def unfinished_build(store_dir: str | Path | None) -> str | None:
         return None
 
 
-def _run_harvest(store: Any, entry: HarvestEntry, session: Any, progress: Callable[[int], None] | None) -> Any:
+def _run_harvest(store: Store, entry: HarvestEntry, session: Any, progress: Callable[[int], None] | None) -> Any:
     """One ``[[harvest]]`` entry, resumable like ``linkeddata harvest`` (same checkpoints)."""
     from . import harvest
 
@@ -136,7 +138,7 @@ def _main_entity(record: Record) -> str:
     return str(main.get("@id") or record.iri + "#it")
 
 
-def _select(store: LocalStore, sparql: str) -> list[str]:
+def _select(store: Store, sparql: str) -> list[str]:
     return [s[0].value for s in store.query(sparql)]
 
 
@@ -166,7 +168,7 @@ def _organisation_records(config: Any, sigels: list[str], session: Any, missing:
 class _Build:
     """The phases of one build, each resumable from the checkpoint."""
 
-    def __init__(self, cfg: BuildConfig, store: LocalStore, session: Any, progress: Callable[[int], None] | None,
+    def __init__(self, cfg: BuildConfig, store: Store, session: Any, progress: Callable[[int], None] | None,
                  checkpoint: Checkpoint, result: BuildResult):
         self.cfg = cfg
         self.store = store
@@ -351,7 +353,7 @@ class _Build:
         self.state["missing"] = missing
 
 
-def _marker(store: LocalStore, started: str | None) -> None:
+def _marker(store: Store, started: str | None) -> None:
     if not store.path:
         return
     path = Path(store.path) / MARKER
@@ -364,7 +366,7 @@ def _marker(store: LocalStore, started: str | None) -> None:
 
 def run_build(
     config: BuildConfig | dict[str, Any] | None,
-    store: str | Path | LocalStore | None,
+    store: StoreLike,
     *,
     session: Any = None,
     progress: Callable[[int], None] | None = None,
@@ -390,7 +392,7 @@ def run_build(
         raise ConfigError(f"a build config is a BuildConfig or a dict, got {type(config).__name__}")
     session = session or make_session()
     started = time.perf_counter()
-    st = store if isinstance(store, LocalStore) else open_store(store)
+    st = open_store(store)
     result = BuildResult(st.path or getattr(st, "url", None))
     key = dataclasses.asdict(dataclasses.replace(cfg, source=None))
     checkpoint = open_checkpoint(st.path, "build", key, restart=not resume)

@@ -5,7 +5,7 @@ format, so that ``linkeddata load`` of the file gives the same graphs again::
 
     >>> import io
     >>> from linkeddata.records import Record
-    >>> from linkeddata.store import open_store
+    >>> from linkeddata.stores import open_store
     >>> store = open_store(None)
     >>> _ = store.load_records([Record("https://libris.kb.se/a", {"@id": "https://libris.kb.se/a#it",
     ...                                                        "http://schema.org/name": "A"})])

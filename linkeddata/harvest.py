@@ -6,7 +6,7 @@ after every committed batch, so a killed harvest continues where it stopped.
 A record that cannot be used is reported (id and reason) and skipped, never
 half-loaded; ``strict=True`` makes it fatal.
 
->>> from linkeddata.store import open_store
+>>> from linkeddata.stores import open_store
 >>> summary = harvest_find(open_store(), {"q": "x"}, base_url="http://127.0.0.1:9")   # doctest: +SKIP
 """
 
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -28,6 +28,10 @@ from .libris.changes import ChangeFeed, Position
 from .libris.find import FindQuery, iter_find
 from .libris.oaipmh import STORE_PREFIXES, OAIClient, check_datestamp, check_prefix, decode_token
 from .records import Record, batched
+
+if TYPE_CHECKING:
+    from .store_protocol import Store
+    from .stores import StoreLike
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +64,16 @@ class HarvestSummary:
         return text + (" (resumed)" if self.resumed else "") + ("" if self.completed else " (incomplete)")
 
 
-def _open(store: Any) -> Any:
-    from .store import open_store
+def _open(store: StoreLike) -> Store:
+    from .stores import open_store
 
-    return open_store(store) if store is None or isinstance(store, (str, Path)) else store
+    return open_store(store)
 
 
 class _Loader:
     """Load batches, keep the summary and the checkpoint in step."""
 
-    def __init__(self, store: Any, checkpoint: Checkpoint, summary: HarvestSummary, strict: bool, progress: Progress):
+    def __init__(self, store: Store, checkpoint: Checkpoint, summary: HarvestSummary, strict: bool, progress: Progress):
         self.store = store
         self.checkpoint = checkpoint
         self.summary = summary
@@ -125,8 +129,7 @@ class _Loader:
             self.summary.deleted += stats.deleted
             self.checkpoint.records += stats.records
             self.checkpoint.deleted += stats.deleted
-        if hasattr(self.store, "flush"):
-            self.store.flush()
+        self.store.flush()
         if batch:
             self.summary.batches += 1
             self.checkpoint.batches += 1
@@ -157,9 +160,9 @@ def _problem(record: Record) -> str | None:
     return None
 
 
-def _start(kind: str, store: Any, key_params: Any, resume: bool) -> tuple[Any, Checkpoint, HarvestSummary]:
+def _start(kind: str, store: StoreLike, key_params: Any, resume: bool) -> tuple[Store, Checkpoint, HarvestSummary]:
     store = _open(store)
-    checkpoint = open_checkpoint(getattr(store, "path", None), kind, key_params, restart=not resume)
+    checkpoint = open_checkpoint(store.path, kind, key_params, restart=not resume)
     summary = HarvestSummary(kind, checkpoint=str(checkpoint.path) if checkpoint.path else None)
     summary.resumed = bool(checkpoint.batches) and not checkpoint.completed
     return store, checkpoint, summary
@@ -177,7 +180,7 @@ def _finish(loader: _Loader, started: float) -> HarvestSummary:
 # ---------------------------------------------------------------- /find
 
 
-def harvest_find(store: Any, params: FindQuery | Mapping[str, Any] | Iterable[tuple[str, str]], *,
+def harvest_find(store: StoreLike, params: FindQuery | Mapping[str, Any] | Iterable[tuple[str, str]], *,
                  page_size: int = 200, max_items: int | None = None, full: bool = False, concurrency: int = 4,
                  batch_size: int = DEFAULT_BATCH, resume: bool = True, strict: bool = False,
                  session: requests.Session | None = None, base_url: str | None = None,
@@ -226,7 +229,7 @@ def harvest_find(store: Any, params: FindQuery | Mapping[str, Any] | Iterable[tu
 # ---------------------------------------------------------------- OAI-PMH
 
 
-def harvest_oai(store: Any, *, set: str | None = None, from_: str | None = None,  # noqa: A002
+def harvest_oai(store: StoreLike, *, set: str | None = None, from_: str | None = None,  # noqa: A002
                 until: str | None = None, metadata_prefix: str = "jsonld", batch_size: int = DEFAULT_BATCH,
                 resume: bool = True, strict: bool = False, session: requests.Session | None = None,
                 base_url: str | None = None, progress: Progress = None, retry_skipped: bool = False,
@@ -289,7 +292,7 @@ def harvest_oai(store: Any, *, set: str | None = None, from_: str | None = None,
 # ---------------------------------------------------------------- change feed
 
 
-def harvest_changes(store: Any, *, since: Position | Mapping[str, str] | str | None = None,
+def harvest_changes(store: StoreLike, *, since: Position | Mapping[str, str] | str | None = None,
                     batch_size: int = DEFAULT_BATCH, concurrency: int = 4, resume: bool = True,
                     strict: bool = False, session: requests.Session | None = None, base_url: str | None = None,
                     libris_url: str | None = None, progress: Progress = None,

@@ -6,12 +6,14 @@ Their leading comment block documents them::
     # Holdings per library, with the library's ISIL, name and city.
     # @param instance  IRI of an instance (default: every instance)
 
-:func:`bind` turns ``--param name=value`` strings into RDF terms
-(``<iri>``/``http…`` → IRI, integers, decimals, ``true``/``false``, ``"text"@lang``,
-anything else a plain string) that are *substituted* for the variables by the engine,
-never pasted into the query text.
+:func:`bind` turns ``name=value`` parameters into RDF terms (``<iri>``/``http…`` →
+IRI, integers, decimals, ``true``/``false``, ``"text"@lang``, anything else a plain
+string), checked against the parameters the query declares. :func:`with_values` then
+adds them to the query as an inline ``VALUES`` block at the start of its top-level group:
+each value is serialised as an RDF term by pyoxigraph (escaped, so a value can never
+become query syntax), and the same text goes to a local store and to a SPARQL server.
 
->>> from linkeddata.store import open_store
+>>> from linkeddata.stores import open_store
 >>> store = open_store(None)
 >>> rows = run_query(store, "SELECT ?x WHERE {}", {"x": "42"})
 >>> [str(r["x"]) for r in rows]
@@ -349,19 +351,26 @@ def with_values(query: str, params: Mapping[str, Any] | None, *, name: str | Non
     return f"{query[:brace]} VALUES ({names}) {{ ({values}) }}{query[brace:]}"
 
 
-def run_query(store: Any, query: str, params: Mapping[str, Any] | None = None, *, union: bool = True) -> Any:
+def run_query(store: Store | ox.Store, query: str, params: Mapping[str, Any] | None = None, *,
+              union: bool = True) -> Any:
     """Run a bundled query name, ``.rq`` path or SPARQL text against a store.
 
-    ``params`` are checked against the query's declared parameters (see :func:`bind`).
-    Returns pyoxigraph's ``QuerySolutions`` (SELECT), ``QueryBoolean`` (ASK) or
-    ``QueryTriples`` (CONSTRUCT/DESCRIBE).
+    ``params`` are checked against the query's declared parameters (see :func:`bind`)
+    before anything runs. Returns pyoxigraph's ``QuerySolutions`` (SELECT),
+    ``QueryBoolean`` (ASK) or ``QueryTriples`` (CONSTRUCT/DESCRIBE). A
+    :class:`~linkeddata.store_protocol.Store` runs it its own way (:meth:`Store.query`);
+    a bare ``pyoxigraph.Store`` runs it here (:func:`query_oxigraph`).
     """
+    if isinstance(store, ox.Store):
+        return query_oxigraph(store, query, params, union=union)
+    return store.query(query, params, union=union)
+
+
+def query_oxigraph(inner: ox.Store, query: str, params: Mapping[str, Any] | None = None, *,
+                   union: bool = True) -> Any:
+    """Run a query (as :func:`run_query`) on a ``pyoxigraph.Store``, parameters in a ``VALUES`` block."""
     text = resolve_query(query)
     name = query.strip() if query.strip() in bundled_queries() else None
-    if isinstance(store, Store) and store.capabilities.remote:
-        bind(params, text, name=name)  # the same checks before any request
-        return store.query(text, params, union=union)
-    inner = getattr(store, "inner", store)
     text = with_values(text, params, name=name)
     try:
         return inner.query(text, use_default_graph_as_union=union, prefixes=PREFIXES)

@@ -29,7 +29,7 @@ Credentials: ``auth=(user, password)``, ``user:password@`` in the URL (taken out
 so it never shows in messages) or, when not given, basic auth from the environment
 variables ``LINKEDDATA_STORE_USER`` / ``LINKEDDATA_STORE_PASSWORD``.
 
-:func:`open_any` opens a local directory or a server URL alike.
+:func:`linkeddata.stores.open_store` opens a local directory or a server URL alike.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ import pyoxigraph as ox
 
 from . import http
 from .errors import ConfigError, HTTPError, QueryError, StoreError
-from .query import PREFIXES, resolve_query, with_values
-from .store import LocalStore, RecordLoader, _iri, open_store
+from .query import PREFIXES, bundled_queries, resolve_query, with_values
+from .store import RecordLoader, _iri
 from .store_protocol import StoreCapabilities
 
 log = logging.getLogger(__name__)
@@ -211,6 +211,9 @@ class RemoteStore(RecordLoader):
     def flush(self) -> None:
         """Nothing to do: the server commits each request."""
 
+    def optimize(self) -> None:
+        """Nothing to do: the server keeps its own files."""
+
     def close(self) -> None:
         """Close the HTTP session if this store made it."""
         if self._own_session:
@@ -239,14 +242,15 @@ class RemoteStore(RecordLoader):
                    data=sparql.encode("utf-8"), headers={"Content-Type": "application/sparql-update; charset=utf-8"})
 
     # -------------------------------------------------------------- querying
-    def remote_query(self, text: str, params: Mapping[str, Any] | None = None, *, union: bool = True) -> Any:
+    def remote_query(self, text: str, params: Mapping[str, Any] | None = None, *, union: bool = True,
+                     name: str | None = None) -> Any:
         """Run SPARQL text on the server; results have the same types as local queries.
 
         SELECT → ``pyoxigraph.QuerySolutions``, ASK → ``QueryBoolean``,
         CONSTRUCT/DESCRIBE → ``QueryTriples``. ``params`` are bound with an inline
-        ``VALUES`` block (:func:`linkeddata.query.with_values`).
+        ``VALUES`` block (:func:`linkeddata.query.with_values`); ``name`` labels a bundled query in errors.
         """
-        text = _with_prefixes(with_values(text, params))
+        text = _with_prefixes(with_values(text, params, name=name))
         form = _query_form(text)
         graph_form = form in ("CONSTRUCT", "DESCRIBE")
         query_args = {self.union_param: ""} if union and self.union_param else None
@@ -267,7 +271,9 @@ class RemoteStore(RecordLoader):
 
     def query(self, sparql: str, params: Mapping[str, Any] | None = None, *, union: bool = True) -> Any:
         """Run a bundled query name, ``.rq`` path or SPARQL text (as :meth:`LocalStore.query`)."""
-        return self.remote_query(resolve_query(sparql), params, union=union)
+        text = resolve_query(sparql)
+        name = sparql.strip() if sparql.strip() in bundled_queries() else None
+        return self.remote_query(text, params, union=union, name=name)
 
     def _select(self, text: str) -> list[Any]:
         return list(self.remote_query(text, union=False))
@@ -404,21 +410,3 @@ def _as_query_triples(data: bytes) -> Any:
     scratch = ox.Store()
     scratch.load(data, format=ox.RdfFormat.N_TRIPLES)
     return scratch.query("CONSTRUCT WHERE { ?s ?p ?o }")
-
-
-def open_any(path_or_url: str | Path | None = None, read_only: bool = False, **kwargs: Any) -> LocalStore | RemoteStore:
-    """A :class:`RemoteStore` for an ``http(s)://`` URL, else the local store at the path.
-
-    >>> open_any("http://127.0.0.1:7878")
-    <RemoteStore http://127.0.0.1:7878>
-    >>> open_any(None)
-    <LocalStore memory>
-    """
-    if isinstance(path_or_url, (LocalStore, RemoteStore)):
-        return path_or_url
-    if is_url(path_or_url):
-        parts = urlsplit(str(path_or_url))
-        if not parts.netloc:
-            raise ConfigError(f"not a SPARQL server URL: {path_or_url!r}")
-        return RemoteStore(str(path_or_url), read_only=read_only, **kwargs)
-    return open_store(path_or_url, read_only=read_only)

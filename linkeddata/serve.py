@@ -48,9 +48,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import ConfigError, StoreError, StoreLockedError
+from .store import open_for_writing
+
+if TYPE_CHECKING:
+    from .remote import RemoteStore
 
 log = logging.getLogger(__name__)
 
@@ -124,14 +128,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _locked_here(store_dir: Path) -> bool:
-    from . import store as store_module
-
-    with store_module._open_lock:
-        existing = store_module._open_stores.get(store_dir)
-    return existing is not None and not existing.read_only
-
-
 def _port_answers(host: str, port: int) -> bool:
     probe = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
     try:
@@ -200,7 +196,7 @@ def serve(
             raise StoreError(f"{store_dir} is a file, not a store directory")
         if read_only and not resolved.is_dir():
             raise StoreError(f"no store at {store_dir}")
-        if not read_only and _locked_here(resolved):
+        if not read_only and open_for_writing(resolved):
             raise StoreLockedError(
                 f"store {store_dir} is open for writing in this process; close it first "
                 "(store.close() and drop references), or serve it read-only")
@@ -270,7 +266,7 @@ class Server:
     def query_url(self) -> str:
         return self.url + "/query"
 
-    def store(self, **kwargs: Any) -> Any:
+    def store(self, **kwargs: Any) -> RemoteStore:
         """A :class:`~linkeddata.remote.RemoteStore` on this server."""
         from .remote import RemoteStore
 

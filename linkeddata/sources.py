@@ -1,6 +1,6 @@
 """Load anything a user names — files, folders, URLs, Libris ids — into a store.
 
->>> from linkeddata.store import open_store
+>>> from linkeddata.stores import open_store
 >>> classify("records/x.jsonld"), classify("https://libris.kb.se/abc"), classify("q8vlc4xd0mgr3b2")
 ('file', 'libris', 'libris')
 >>> classify("http://127.0.0.1:8080/x.jsonld"), classify("-")
@@ -18,7 +18,8 @@ from typing import Any
 from .config import SERVICES, to_canonical_iri
 from .errors import InvalidInputError, LinkedDataError, ParseError
 from .records import Record
-from .store import DEFAULT_BATCH, EXTENSIONS, FILE_BATCH, JSON_LINES, LoadStats, LocalStore
+from .store import DEFAULT_BATCH, EXTENSIONS, FILE_BATCH, JSON_LINES, LoadStats
+from .store_protocol import Store
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def _fetched(sources: Iterable[str], session: Any, fmt: str, embellished: bool |
 
 
 def load_sources(
-    store: LocalStore,
+    store: Store,
     sources: Iterable[str],
     *,
     format: str | None = None,

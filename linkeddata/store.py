@@ -1,6 +1,6 @@
 """The embedded Oxigraph store: one named graph per source record.
 
-:func:`open_store` opens (or creates) an on-disk store, or an in-memory one with
+:func:`open_local_store` opens (or creates) an on-disk store, or an in-memory one with
 ``path=None``. A path is opened for writing at most once per process: opening it
 again returns the same :class:`LocalStore`, so re-running a notebook cell never
 trips over the store's lock. ``read_only=True`` opens a store another process is
@@ -12,7 +12,7 @@ completely before anything is written, so a record that fails to parse is skippe
 and reported, never half-loaded.
 
 >>> from linkeddata.records import Record
->>> store = open_store(None)
+>>> store = open_local_store(None)
 >>> doc = {"@graph": [{"@id": "https://libris.kb.se/r1", "@type": "Record",
 ...                    "mainEntity": {"@id": "https://libris.kb.se/r1#it"}},
 ...                   {"@id": "https://libris.kb.se/r1#it", "@type": "Instance"}]}
@@ -26,7 +26,6 @@ and reported, never half-loaded.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import os
@@ -36,7 +35,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,7 @@ except ImportError:  # pragma: no cover - Windows
 from . import jsonld
 from .errors import JsonLdError, LinkedDataError, ParseError, StoreBusyError, StoreError, StoreLockedError
 from .records import Record, batched
-from .store_protocol import Store, StoreCapabilities
+from .store_protocol import StoreCapabilities
 
 log = logging.getLogger(__name__)
 
@@ -532,7 +531,7 @@ class RecordLoader:
 
 
 class LocalStore(RecordLoader):
-    """An Oxigraph store with record-graph semantics. Use :func:`open_store` to get one."""
+    """An Oxigraph store with record-graph semantics. Use :func:`open_local_store` (or :func:`linkeddata.stores.open_store`) to get one."""
 
     capabilities = StoreCapabilities(remote=False, bulk_load=True, optimize=True, atomic_batches=False)
 
@@ -623,9 +622,9 @@ class LocalStore(RecordLoader):
         ``union=True`` (default) makes the default graph the union of all named graphs,
         so queries need no ``GRAPH`` clauses.
         """
-        from .query import run_query
+        from .query import query_oxigraph
 
-        return run_query(self, sparql, params, union=union)
+        return query_oxigraph(self.inner, sparql, params, union=union)
 
     def canonical_nquads(self) -> str:
         """All quads as canonical, sorted N-Quads (blank nodes canonicalised): for comparisons."""
@@ -847,21 +846,15 @@ def _input_kind(name: str, format: str | None, stream: Any) -> ox.RdfFormat | st
     return rdf_format(plain)
 
 
-def open_store(path: str | Path | None = None, read_only: bool = False) -> LocalStore:
-    """Open (creating if needed) the store at ``path``; ``None`` for an in-memory store.
+def open_local_store(path: str | Path | None = None, read_only: bool = False) -> LocalStore:
+    """Open (creating if needed) the local store at ``path``; ``None`` for an in-memory store.
 
-    An ``http(s)://`` URL opens a SPARQL 1.1 server instead (:class:`linkeddata.remote.RemoteStore`).
+    :func:`linkeddata.stores.open_store` opens a server URL as well.
 
     One writer per path per process: opening a path again returns the same store. A
     path locked by another process raises :class:`StoreLockedError` (open it with
     ``read_only=True`` to query it while the other process writes).
     """
-    if isinstance(path, Store):
-        return path
-    if isinstance(path, str) and path.startswith(("http://", "https://")):
-        from .remote import RemoteStore
-
-        return RemoteStore(path, read_only=read_only)  # type: ignore[return-value]
     if path is None:
         return LocalStore(ox.Store())
     resolved = Path(path).expanduser().resolve()
@@ -984,7 +977,8 @@ def _remove_orphans(resolved: Path) -> None:
         log.info("removed %.1f MB of files an interrupted bulk load left in %s", removed / 1e6, resolved)
 
 
-@contextlib.contextmanager
-def temporary_store() -> Iterator[LocalStore]:
-    """An in-memory store for a ``with`` block."""
-    yield open_store(None)
+def open_for_writing(path: str | Path) -> bool:
+    """Whether this process holds the store at ``path`` open for writing."""
+    with _open_lock:
+        existing = _open_stores.get(Path(path).expanduser().resolve())
+    return existing is not None and not existing.read_only

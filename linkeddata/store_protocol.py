@@ -78,8 +78,10 @@ class Store(Protocol):
         progress: Callable[[int], None] | None = ...,
         strict: bool = ...,
         on_batch: Callable[[LoadStats], None] | None = ...,
+        check_only: bool = ...,
     ) -> LoadStats:
-        """Load records, one named graph each, replacing earlier versions; tombstones drop them."""
+        """Load records, one named graph each, replacing earlier versions; tombstones drop them
+        (``check_only``: parse and count, write nothing)."""
         ...
 
     def load_file(
@@ -92,6 +94,7 @@ class Store(Protocol):
         batch_size: int = ...,
         progress: Callable[[int], None] | None = ...,
         strict: bool = ...,
+        check_only: bool = ...,
     ) -> LoadStats:
         """Load a local RDF or JSON-LD file (see :meth:`linkeddata.store.RecordLoader.load_file`)."""
         ...
@@ -140,6 +143,10 @@ class Store(Protocol):
     # -------------------------------------------------------------- lifetime
     def flush(self) -> None:
         """Make written data durable."""
+        ...
+
+    def optimize(self) -> None:
+        """Compact the store's files where it has any (:attr:`StoreCapabilities.optimize`), else nothing."""
         ...
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import requests
@@ -48,6 +48,10 @@ from .libris.changes import Activity, ChangeFeed, parse_time
 from .libris.dumps import DumpClient, DumpPage, DumpReader, DumpRegenerated, check_selection, iter_download, library_selection
 from .libris.find import fetch_many
 from .records import Record, batched
+
+if TYPE_CHECKING:
+    from .store_protocol import Store
+    from .stores import StoreLike
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +141,7 @@ class SyncSummary:
 class _Run:
     """One sync run over one store: shared session, counters, summary."""
 
-    def __init__(self, store: Any, summary: SyncSummary, session: requests.Session, urls: dict[str, str | None],
+    def __init__(self, store: Store, summary: SyncSummary, session: requests.Session, urls: dict[str, str | None],
                  batch_size: int, concurrency: int, progress: Progress, download: bool, poll_interval: float,
                  max_wait: float, strict: bool):
         self.store = store
@@ -273,7 +277,7 @@ class _Run:
                               "run again later")
 
     def _dump_file(self, checkpoint: Checkpoint) -> Path:
-        root = Path(self.store.path) if getattr(self.store, "path", None) else Path(self._tmp())
+        root = Path(self.store.path) if self.store.path else Path(self._tmp())
         return root / DUMP_DIR / f"{checkpoint.key}.ndjsonld.gz"
 
     def _tmp(self) -> str:
@@ -405,7 +409,7 @@ class _Run:
 class _Relevance:
     """Which changes concern a selection, and what else they need (instances) or leave behind (orphans)."""
 
-    def __init__(self, selection: str, store: Any, types: list[str], fetch: Callable[[str], Record]):
+    def __init__(self, selection: str, store: Store, types: list[str], fetch: Callable[[str], Record]):
         self.selection = selection
         self.store = store
         self.fetch_record = fetch
@@ -593,7 +597,7 @@ def _load_organisations(run: _Run, selections: list[str]) -> None:
 # ---------------------------------------------------------------- entry point
 
 
-def sync(store: Any, selections: Iterable[str], *, download: bool = True, organisations: bool = True,
+def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, organisations: bool = True,
          batch_size: int = DEFAULT_BATCH, concurrency: int = 4, resume: bool = True, strict: bool = False,
          session: requests.Session | None = None, emm_url: str | None = None, libris_url: str | None = None,
          oaipmh_url: str | None = None, progress: Progress = None, poll_interval: float = 2.0,
@@ -606,7 +610,7 @@ def sync(store: Any, selections: Iterable[str], *, download: bool = True, organi
     :param poll_interval: seconds between polls of a dump that is still ``generating`` (at most ``max_wait``).
     """
     from .http import make_session
-    from .store import open_store
+    from .stores import open_store
 
     started = time.monotonic()
     chosen = [check_selection(s) for s in selections]
@@ -614,7 +618,7 @@ def sync(store: Any, selections: Iterable[str], *, download: bool = True, organi
         raise InvalidInputError("nothing to sync: name at least one selection")
     if batch_size < 1:
         raise InvalidInputError(f"batch size must be at least 1, got {batch_size}")
-    st = open_store(store) if store is None or isinstance(store, (str, Path)) else store
+    st = open_store(store)
     session = session or make_session(cache=False)
     urls = {"emm": emm_url, "libris": libris_url, "oaipmh": oaipmh_url}
     counter = RequestCounter({name: service_url(name, urls.get(name)) for name in
@@ -625,7 +629,7 @@ def sync(store: Any, selections: Iterable[str], *, download: bool = True, organi
                strict)
     try:
         for selection in chosen:
-            checkpoint = open_checkpoint(getattr(st, "path", None), "sync", {"selection": selection},
+            checkpoint = open_checkpoint(st.path, "sync", {"selection": selection},
                                          restart=not resume)
             state = checkpoint.state
             summary.resumed |= state.get("phase") == "dump"
@@ -654,8 +658,7 @@ def sync(store: Any, selections: Iterable[str], *, download: bool = True, organi
                 run.follow(checkpoint)
         if organisations:
             _load_organisations(run, chosen)
-        if hasattr(st, "flush"):
-            st.flush()
+        st.flush()
     finally:
         session.hooks["response"].remove(counter)
         run.cleanup()

@@ -167,7 +167,7 @@ def test_cli_libraries(bibdb, tmp_path):
 
 def test_records_load_into_the_project_store(bibdb):
     emu, session, base = bibdb
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
 
     orgs = [get_library(s, session=session, base_url=base) for s in ("S", "Uu")]
     store = open_store(None)

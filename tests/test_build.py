@@ -8,7 +8,7 @@ import pytest
 
 from linkeddata.build import load_config, run_build
 from linkeddata.errors import ConfigError
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 
 def expected_holdings(corpus) -> Counter:

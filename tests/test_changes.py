@@ -12,7 +12,7 @@ from linkeddata.harvest import harvest_changes
 from linkeddata.http import make_session
 from linkeddata.libris.changes import ChangeFeed, Position, iter_changes, parse_time
 from linkeddata.libris.find import fetch_many
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 
 def test_parse_time_is_lenient():

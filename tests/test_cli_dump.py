@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from linkeddata.cli import cli
 from linkeddata.dump import dump_store
 from linkeddata.errors import InvalidInputError
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 from .conftest import DATA
 

@@ -18,7 +18,7 @@ from linkeddata.errors import HTTPError, LinkedDataError, ParseError
 from linkeddata.http import make_session, request
 from linkeddata.libris.oaipmh import OAIClient
 from linkeddata.records import Record
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 SECRET = "TOP-SECRET-7f3c91"
@@ -61,7 +61,7 @@ _CHILD = textwrap.dedent("""
     import resource, sys
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
     from linkeddata.records import Record
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
     store = open_store(None)
     body = sys.stdin.buffer.read()
     stats = store.load_records([Record("https://libris.kb.se/bomb1", body, media_type="application/rdf+xml")])

@@ -21,7 +21,7 @@ from linkeddata.errors import (
 from linkeddata.http import make_session, request
 from linkeddata.libris.read import fetch_record
 from linkeddata.records import Record
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +306,7 @@ def test_cli_load_under_a_permanent_fault_reports_it_in_one_line(libris, ids, tm
     assert result.exit_code == (1 if strict else 2), result.output
     lines = _stderr_lines(result)
     assert len(lines) == 1 and bad in lines[0], lines
-    from linkeddata.store import open_store as _open
+    from linkeddata.stores import open_store as _open
 
     store = _open(store_path)
     try:
@@ -327,7 +327,7 @@ def test_cli_load_of_a_malformed_record_reports_it_on_one_line(libris, ids, tmp_
 
 
 def test_cli_query_with_a_broken_query_exits_1_with_one_line(libris, ids, tmp_path):
-    from linkeddata.store import open_store as _open
+    from linkeddata.stores import open_store as _open
 
     store_path = tmp_path / "kg"
     store = _open(store_path)

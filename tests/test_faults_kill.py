@@ -30,7 +30,7 @@ RUN_TIMEOUT = 60.0
 CHILD = textwrap.dedent("""
     import hashlib, sys
     from linkeddata.http import make_session
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
     mode, store_path, libris = sys.argv[1], sys.argv[2], sys.argv[3]
     session = make_session(cache=False, rate_limit=None, retries=3, backoff_factor=0.01)
     if mode == "find":

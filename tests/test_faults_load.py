@@ -14,7 +14,7 @@ from linkeddata.emulator.server import http_date
 from linkeddata.errors import LinkedDataError, ServiceUnavailableError
 from linkeddata.harvest import harvest_find, harvest_oai
 from linkeddata.http import make_session
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 FIND = {"q": "*"}
 

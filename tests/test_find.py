@@ -12,7 +12,7 @@ from linkeddata.errors import InvalidInputError
 from linkeddata.harvest import harvest_find
 from linkeddata.http import make_session
 from linkeddata.libris.find import FindQuery, build_find_params, iter_find, library_iri, parse_filter_args
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 
 @pytest.fixture(scope="module")

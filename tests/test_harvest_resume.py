@@ -18,7 +18,7 @@ from linkeddata.checkpoints import CHECKPOINT_DIR, harvest_key, list_checkpoints
 from linkeddata.emulator import Emulator
 from linkeddata.harvest import harvest_find, harvest_oai
 from linkeddata.http import make_session
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from linkeddata.emulator import Emulator
 from linkeddata.errors import InvalidInputError, NotFoundError
 from linkeddata.http import make_session
 from linkeddata.libris.history import get_changesets, get_version, load_version, version_iri
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 BIB = "f5nc8rlm2x0vq7s"
 

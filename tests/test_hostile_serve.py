@@ -18,7 +18,7 @@ import requests
 from linkeddata.errors import ConfigError
 from linkeddata.records import Record
 from linkeddata.serve import Guard, Refused, check_sparql, check_version, running_guarded
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 from .hostile import RawServer, answer
 

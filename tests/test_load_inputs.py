@@ -20,7 +20,7 @@ from linkeddata import readers
 from linkeddata.errors import LinkedDataError, ParseError
 from linkeddata.records import Record
 from linkeddata.sources import classify, load_sources
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://libris.kb.se/"
@@ -377,7 +377,7 @@ READER = textwrap.dedent("""
     import json, resource, sys, time
     resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a runaway query must not take the machine
     from linkeddata.errors import LinkedDataError
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
     path, wanted, per_graph = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     done = busy = torn = 0
     deadline = time.monotonic() + 90

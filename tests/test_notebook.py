@@ -18,7 +18,7 @@ pd = pytest.importorskip("pandas")
 from linkeddata import notebook as nb  # noqa: E402
 from linkeddata.errors import InvalidInputError, LinkedDataError  # noqa: E402
 from linkeddata.records import Record  # noqa: E402
-from linkeddata.store import open_store  # noqa: E402
+from linkeddata.stores import open_store  # noqa: E402
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
@@ -276,7 +276,7 @@ def test_magic_errors_are_usage_errors(shell):
 
 
 def test_magic_falls_back_to_read_only_when_locked(tmp_path, monkeypatch):
-    from linkeddata import store as store_mod
+    from linkeddata import stores as store_mod
     from linkeddata.errors import StoreLockedError
 
     path = tmp_path / "locked"

@@ -11,7 +11,7 @@ from linkeddata.errors import InvalidInputError
 from linkeddata.harvest import harvest_oai
 from linkeddata.http import make_session
 from linkeddata.libris.oaipmh import FILE_PREFIXES, PREFIXES, STORE_PREFIXES, OAIClient
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
 

@@ -13,7 +13,7 @@ from linkeddata.harvest import harvest_oai
 from linkeddata.http import make_session
 from linkeddata.libris.oaipmh import (BadArgument, BadResumptionToken, CannotDisseminateFormat, IdDoesNotExist,
                                       OAIClient, decode_token)
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 
 @pytest.fixture(scope="module")

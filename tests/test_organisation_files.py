@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from linkeddata.cli import cli
 from linkeddata.organisations.files import read_organisation_file
 from linkeddata.organisations.pica import pica_to_compact, pica_to_json, parse_plain_record
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 PLAIN = """008H $eDE-Xy1$dXy 1$bAB001$a123456-7
 029A $aTestbibliothek Xy

@@ -75,7 +75,7 @@ def test_installed_wheel_runs_a_bundled_query(installed, tmp_path):
     code = (
         "import linkeddata, pathlib, sys\n"
         "assert linkeddata.__file__.startswith(sys.prefix), linkeddata.__file__\n"
-        "from linkeddata.store import open_store\nfrom linkeddata.query import run_query, results_to_records\n"
+        "from linkeddata.stores import open_store\nfrom linkeddata.query import run_query, results_to_records\n"
         "from linkeddata.records import Record\n"
         "s = open_store(None)\n"
         "doc = {'@context': '/context.jsonld', '@graph': [{'@id': 'https://libris.kb.se/w1', '@type': 'Record',"

@@ -9,7 +9,7 @@ import pytest
 from linkeddata.errors import QueryError
 from linkeddata.query import bundled_queries, format_results, parse_params, results_to_records, run_query
 from linkeddata.records import Record
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 from .conftest import DATA
 

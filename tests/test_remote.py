@@ -11,8 +11,9 @@ import pytest
 from linkeddata.errors import ConfigError, QueryError, StoreError
 from linkeddata.query import bundled_queries, format_results, run_query
 from linkeddata.records import Record
-from linkeddata.remote import RemoteStore, open_any
-from linkeddata.store import LocalStore, open_store
+from linkeddata.remote import RemoteStore
+from linkeddata.store import LocalStore
+from linkeddata.stores import open_store
 
 from .conftest import DATA
 
@@ -111,12 +112,17 @@ def test_config_file_reads_with_the_tomli_backport_on_python_3_10(monkeypatch, t
         RemoteStore.from_config(config)
 
 
-def test_open_any_picks_remote_for_urls(tmp_path):
-    assert isinstance(open_any("http://127.0.0.1:7878"), RemoteStore)
-    assert isinstance(open_any(None), LocalStore)
-    local = open_any(tmp_path / "kg")
+def test_open_store_picks_remote_for_urls(tmp_path):
+    assert isinstance(open_store("http://127.0.0.1:7878"), RemoteStore)
+    assert open_store("http://127.0.0.1:7878", query_endpoint="/sparql").query_url == "http://127.0.0.1:7878/sparql"
+    assert isinstance(open_store(None), LocalStore)
+    local = open_store(tmp_path / "kg")
     assert isinstance(local, LocalStore)
     local.close()
+    with pytest.raises(ConfigError, match="not a SPARQL server URL"):
+        open_store("http://")
+    with pytest.raises(ConfigError, match="query_endpoint"):
+        open_store(tmp_path / "kg", query_endpoint="/sparql")
 
 
 def test_same_quads_as_local_store(remote, local, corpus_records):

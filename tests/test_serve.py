@@ -19,7 +19,7 @@ from linkeddata.errors import ConfigError, StoreError, StoreLockedError
 from linkeddata.records import Record
 from linkeddata.remote import RemoteStore
 from linkeddata.serve import check_version, find_oxigraph, free_port, parse_bind, running_server, serve, stop
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 from .conftest import DATA
 

@@ -10,7 +10,7 @@ import pytest
 
 from linkeddata.errors import ParseError, StoreLockedError
 from linkeddata.records import Record
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 
 from .conftest import DATA
 
@@ -100,7 +100,7 @@ def test_other_process_gets_a_clear_lock_error_and_can_read(tmp_path):
     store = open_store(tmp_path / "kg")
     store.load_records(records())
     store.flush()
-    code = ("import sys\nfrom linkeddata.store import open_store\nfrom linkeddata.errors import StoreLockedError\n"
+    code = ("import sys\nfrom linkeddata.stores import open_store\nfrom linkeddata.errors import StoreLockedError\n"
             "try:\n    open_store(sys.argv[1])\nexcept StoreLockedError as e:\n    print('locked', e)\n"
             "print(len(open_store(sys.argv[1], read_only=True).graphs()))\n")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "kg")], capture_output=True, text=True, timeout=60)

@@ -8,7 +8,8 @@ import pytest
 
 import linkeddata as ld
 from linkeddata.remote import RemoteStore
-from linkeddata.store import LocalStore, open_store
+from linkeddata.store import LocalStore
+from linkeddata.stores import open_store
 from linkeddata.store_protocol import Store, StoreCapabilities
 
 MEMBERS = [name for name in dir(Store) if not name.startswith("_") or name in ("__len__", "__enter__", "__exit__")]
@@ -65,13 +66,23 @@ def test_capability_flags_match_what_each_store_does(tmp_path):
     assert not local.capabilities.remote and isinstance(local.inner, ox.Store)
     assert remote.capabilities.remote and not hasattr(remote, "inner")
     assert local.capabilities.optimize and callable(local.optimize)
-    assert not remote.capabilities.optimize and not hasattr(remote, "optimize")
+    assert not remote.capabilities.optimize and remote.optimize() is None  # a no-op: nothing sent
     dump = tmp_path / "d.nq"
     dump.write_text('<http://example.org/s> <http://example.org/p> "o" <http://example.org/g> .\n', "utf-8")
     for store in (local, remote):  # a bulk loader answers with the quads added, its absence with None
         assert store.capabilities.bulk_load == (store._bulk_load(dump, ox.RdfFormat.N_QUADS) is not None)
     assert len(local) == 1
     assert remote.capabilities.atomic_batches and not local.capabilities.atomic_batches
+
+
+def test_open_for_writing_tells_what_this_process_holds(tmp_path):
+    from linkeddata.store import open_for_writing
+
+    assert not open_for_writing(tmp_path / "kg")
+    store = open_store(tmp_path / "kg")
+    assert open_for_writing(tmp_path / "kg") and open_for_writing(str(tmp_path / "kg"))
+    store.close()
+    assert not open_for_writing(tmp_path / "kg")
 
 
 def test_open_store_passes_any_store_through():
@@ -85,7 +96,7 @@ def test_run_query_sends_remote_stores_their_own_query(monkeypatch):
 
     remote = RemoteStore("http://127.0.0.1:9")
     calls = []
-    monkeypatch.setattr(remote, "remote_query", lambda text, params=None, union=True: calls.append((text, params, union)))
+    monkeypatch.setattr(remote, "remote_query", lambda text, params=None, union=True, name=None: calls.append((text, params, union)))
     run_query(remote, "holdings-by-library", {"isil": "SE-S"}, union=False)
     assert len(calls) == 1 and "SELECT" in calls[0][0] and calls[0][1:] == ({"isil": "SE-S"}, False)
 

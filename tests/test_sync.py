@@ -12,7 +12,7 @@ from linkeddata.emulator import Emulator
 from linkeddata.errors import InvalidInputError
 from linkeddata.http import make_session
 from linkeddata.query import results_to_records, run_query
-from linkeddata.store import open_store
+from linkeddata.stores import open_store
 from linkeddata.sync import selections_for, sync
 
 

@@ -24,7 +24,7 @@ RUN_TIMEOUT = 60.0
 CHILD = textwrap.dedent("""
     import sys
     from linkeddata.http import make_session
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
     mode, store_path = sys.argv[1], sys.argv[2]
     from linkeddata.sync import sync
     store = open_store(store_path)
@@ -59,7 +59,7 @@ def _run(emu, mode: str, store: Path) -> str:
 def _digest(store: Path) -> str:
     import hashlib
 
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
 
     with open_store(store, read_only=True) as st:
         text = st.canonical_nquads()

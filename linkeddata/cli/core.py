@@ -59,12 +59,12 @@ def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | No
       linkeddata load k9dt4hbw6p1ncz8 https://libris.kb.se/f5nc8rlm2x0vq7s --store ./kg
     """
     from ..sources import load_sources
-    from ..store import open_store
+    from ..stores import open_store
 
     with open_store(store) as st, progress_bar(quiet, desc="loading") as bar:
         stats = load_sources(st, sources, format=fmt, graph=graph, bulk=bulk, batch_size=batch_size, strict=strict,
                              session=get_session(), progress=bar.update)
-        if bulk:
+        if bulk and st.capabilities.optimize:
             st.optimize()
     rate = f", {stats.triples_per_second:,.0f} triples/s" if stats.seconds else ""
     click.echo(f"Loaded {stats.records} records ({stats.triples} triples{rate}) into {store}; "
@@ -102,7 +102,7 @@ def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, .
       linkeddata query libraries-near -p lat=59.33 -p long=18.07 -p km=500 --store ./kg --map near.png
     """
     from ..query import format_results, parse_params, run_query
-    from ..store import open_store
+    from ..stores import open_store
 
     parsed = parse_params(params)
     if query_text == "-":
@@ -174,7 +174,7 @@ def dump(store: Path, fmt: str, graphs: tuple[str, ...], output: str | None) -> 
     """
     from ..dump import dump_store
     from ..errors import InvalidInputError
-    from ..store import open_store
+    from ..stores import open_store
 
     if isinstance(store, Path) and not store.is_dir():
         raise click.ClickException(f"no store at {store}; build one with `linkeddata load` or `linkeddata build`")

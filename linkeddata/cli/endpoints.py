@@ -103,7 +103,7 @@ def history_cmd(record_id: str, version: int | None, store: Path | None, libris_
         record = history.get_version(record_id, version, session=session, base_url=libris_url)
         click.echo(json.dumps(record.data, ensure_ascii=False, indent=2))
         return
-    from ..store import open_store
+    from ..stores import open_store
 
     with open_store(store) as st:
         record = history.load_version(st, record_id, version, session=session, base_url=libris_url)

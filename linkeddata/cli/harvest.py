@@ -83,7 +83,7 @@ def find_cmd(query: str, filters: tuple[str, ...], max_items: int | None, full: 
     """Load every /find hit of QUERY (default: everything) into the store."""
     from ..harvest import harvest_find
     from ..libris.find import parse_filter_args
-    from ..store import open_store
+    from ..stores import open_store
 
     params = [("q", query)] + parse_filter_args(filters)
     with graceful_interrupt(), open_store(store) as st, progress_bar(quiet, desc="find", total=max_items) as bar:
@@ -117,7 +117,7 @@ def oai_cmd(set_spec: str | None, from_: str | None, until: str | None, prefix: 
     from ..errors import InvalidInputError
     from ..harvest import harvest_oai
     from ..libris.oaipmh import FILE_PREFIXES, STORE_PREFIXES
-    from ..store import open_store
+    from ..stores import open_store
 
     if out is not None:
         from ..harvest_files import harvest_oai_files
@@ -144,7 +144,7 @@ def changes_cmd(since: str | None, concurrency: int, store: Path, resume: bool, 
                 rate_limit: float, quiet: bool, retry_skipped: bool) -> None:
     """Apply the change feed since the last run (the whole history the first time)."""
     from ..harvest import harvest_changes
-    from ..store import open_store
+    from ..stores import open_store
 
     with graceful_interrupt(), open_store(store) as st, progress_bar(quiet, desc="changes") as bar:
         summary = harvest_changes(st, since=since, concurrency=concurrency, batch_size=batch_size, resume=resume,

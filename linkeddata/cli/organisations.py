@@ -24,7 +24,7 @@ def _emit(orgs: list[object], store: Path | None, fmt: str) -> None:
     from ..organisations.model import organisation_records, organisations_to_graph
 
     if store is not None:
-        from ..store import open_store
+        from ..stores import open_store
 
         with open_store(store) as st:
             stats = st.load_records(organisation_records(orgs))  # type: ignore[arg-type]

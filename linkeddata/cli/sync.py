@@ -46,7 +46,7 @@ def sync_cmd(libraries: tuple[str, ...], types: tuple[str, ...], everything: boo
     """
     from ..checkpoints import graceful_interrupt
     from ..http import make_session
-    from ..store import open_store
+    from ..stores import open_store
     from ..sync import selections_for, sync
 
     chosen = selections_for(libraries, types, everything)

@@ -10,7 +10,7 @@ Every unbound value is missing (``<NA>``, ``NaN`` or ``NaT``), never the text ``
 text columns have pandas' ``string`` dtype and a ``year`` column is ``Int64`` whichever
 function made it.
 
->>> from linkeddata.store import open_store
+>>> from linkeddata.stores import open_store
 >>> store = open_store(None)
 >>> df = query_df(store, 'SELECT ?n ?when ?name WHERE { VALUES (?n ?when ?name) '
 ...               '{ (1 "2024-05-01"^^xsd:date "Ada") (UNDEF UNDEF UNDEF) } }')
@@ -316,7 +316,7 @@ def _polars_frame(cols: list[Column]) -> Any:
 def open_for_query(store: Any) -> Any:
     """A store to query: a LocalStore/pyoxigraph Store as is, a path opened for writing,
     or read-only when another process holds its lock."""
-    from ..store import open_store
+    from ..stores import open_store
 
     if store is None or not isinstance(store, (str, Path)):
         return store if store is not None else open_store(None)
@@ -447,7 +447,7 @@ def frame_instances(store_or_docs: Any, backend: str = "pandas") -> Any:
         JSON-LD documents) which are loaded into a temporary in-memory store first.
     """
     from ..records import Record
-    from ..store import open_store
+    from ..stores import open_store
     from ..store_protocol import Store
 
     if isinstance(store_or_docs, (Store, ox.Store, str, Path)):

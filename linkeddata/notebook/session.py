@@ -64,7 +64,7 @@ def notebook_store(name: str, path: str | Path | None = None) -> Any:
     cell starts from an empty store, and runs in parallel or after the tests never share
     one. Temporary folders are removed when the Python process ends.
     """
-    from ..store import open_store
+    from ..stores import open_store
 
     if path is not None:
         store = open_store(Path(path).expanduser())

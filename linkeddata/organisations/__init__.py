@@ -7,7 +7,7 @@
 Typical use::
 
     from linkeddata.organisations import search_organisations, iter_libraries, organisation_records
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
 
     with open_store("kg") as store:
         store.load_records(organisation_records(search_organisations("ort=berlin", max_items=50)))

@@ -15,7 +15,7 @@ Loaded by itself when linkeddata is installed (entry point ``pytest11`` named
     A ``requests`` session for the emulator (no cache, no rate limit, short back-off),
     closed after the test.
 ``ld_store``
-    An empty in-memory store (:func:`linkeddata.store.open_store`), closed after the test.
+    An empty in-memory store (:func:`linkeddata.store.open_local_store`), closed after the test.
 
 Example::
 
@@ -82,8 +82,8 @@ def ld_session(ld_emulator: Emulator) -> Iterator[requests.Session]:
 @pytest.fixture
 def ld_store() -> Iterator[LocalStore]:
     """An empty in-memory store, closed after the test."""
-    from ..store import open_store
+    from ..store import open_local_store
 
-    store = open_store(None)
+    store = open_local_store(None)
     yield store
     store.close()
