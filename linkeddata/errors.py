@@ -15,6 +15,8 @@ so a caller (and the CLI) can catch one type and print one line::
     │   ├── AuthError               401/403: missing or insufficient credentials
     │   ├── ConflictError           409/412: someone else changed the record
     │   └── ServiceUnavailableError 429/5xx after the retries ran out, or a timeout
+    │       └── RepeatedPageError   a paged service sent the same page again
+    ├── PageLimitError              a paged read reached max_pages or max_seconds
     ├── OAIError                    an OAI-PMH error code (``code`` attribute)
     ├── JsonLdError                 expansion, compaction or framing failed
     ├── StoreError                  the triple store refused an operation
@@ -80,6 +82,14 @@ class ConflictError(HTTPError):
 
 class ServiceUnavailableError(HTTPError):
     """The service kept failing (429/5xx/timeouts) after all retries."""
+
+
+class RepeatedPageError(ServiceUnavailableError):
+    """A paged service answered the same page again (it ignores the paging parameters)."""
+
+
+class PageLimitError(LinkedDataError):
+    """A paged read reached its bound (``max_pages`` or ``max_seconds``) before the service said it ended."""
 
 
 class OAIError(LinkedDataError):

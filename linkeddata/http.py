@@ -49,11 +49,12 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Generic, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -69,7 +70,10 @@ from .errors import (
     ConflictError,
     GoneError,
     HTTPError,
+    LinkedDataError,
     NotFoundError,
+    PageLimitError,
+    RepeatedPageError,
     ServiceUnavailableError,
 )
 
@@ -532,7 +536,7 @@ class LinkedDataAdapter(HTTPAdapter):
                 if mapped is not None:
                     raise mapped from exc
                 raise
-            response._content_consumed = True
+            response._content_consumed = True  # type: ignore[attr-defined]
             raw.release_conn()
             return response
         finally:
@@ -611,7 +615,7 @@ class TimeoutSession(requests.Session):
         lim = self.kind_limits.get(kind) or limits_for(kind)
         return kind, lim
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.default_timeout)
         if _ACTIVE.get() is not None:  # nested (e.g. a token fetched inside a request): same scope
             return super().request(method, url, *args, **kwargs)
@@ -624,7 +628,7 @@ class TimeoutSession(requests.Session):
         streamed = False
         try:
             response = super().request(method, url, *args, **kwargs)
-            streamed = isinstance(response.raw, _BoundedRaw) and not response._content_consumed
+            streamed = isinstance(response.raw, _BoundedRaw) and not getattr(response, "_content_consumed", False)
             return response
         finally:
             _ACTIVE.reset(token)
@@ -633,9 +637,9 @@ class TimeoutSession(requests.Session):
 
     def resolve_redirects(self, resp: requests.Response, req: requests.PreparedRequest, *args: Any,
                           yield_requests: bool = False, **kwargs: Any) -> Iterator[Any]:
-        redirects = super().resolve_redirects(resp, req, *args, yield_requests=yield_requests, **kwargs)
+        redirects = super().resolve_redirects(resp, req, *args, yield_requests=yield_requests, **kwargs)  # type: ignore[misc]
         if not yield_requests:
-            return redirects
+            return redirects  # type: ignore[no-any-return]
 
         def peek() -> Iterator[Any]:  # allow_redirects=False only peeks at the next hop: never an error
             with contextlib.suppress(RedirectError):
@@ -798,9 +802,30 @@ def make_session(
     return session
 
 
+@contextlib.contextmanager
+def session_for(session: requests.Session | None, purpose: str = "default") -> Iterator[requests.Session]:
+    """``session`` itself, or a new session for ``purpose`` that is closed when the block ends.
+
+    Generators that may create their own session use it, so the session dies with them::
+
+        def pages(session=None):
+            with session_for(session, "page") as s:
+                yield from ...
+    """
+    if session is not None:
+        yield session
+        return
+    own = make_session(purpose=purpose)
+    try:
+        yield own
+    finally:
+        own.close()
+
+
 def _cacheable(response: requests.Response) -> bool:
     """Only bodies read in full are stored (a streamed download never is)."""
-    return response._content is not False and response._content is not None
+    content: Any = response._content
+    return content is not False and content is not None
 
 
 def _record_prefix(url: str) -> str:
@@ -830,7 +855,7 @@ def invalidate(session: requests.Session | None, url: str) -> int:
         path = default_cache_path()
         if not path.exists():
             return 0
-        from requests_cache import SQLiteCache
+        from requests_cache.backends.sqlite import SQLiteCache
 
         cache = own = SQLiteCache(str(path))
     try:
@@ -846,7 +871,7 @@ def invalidate(session: requests.Session | None, url: str) -> int:
     finally:
         if own is not None:
             with contextlib.suppress(Exception):
-                own.close()
+                own.close()  # type: ignore[no-untyped-call]
 
 
 def size_guard(max_bytes: int) -> Callable[..., requests.Response]:
@@ -1007,3 +1032,186 @@ def _reason(exc: Exception) -> str:
     if "): " in text:  # "HTTPSConnection(host=…, port=443): Failed to resolve …"
         text = text.rsplit("): ", 1)[1]
     return text[:200]
+
+
+# ------------------------------------------------------------------ paging
+
+C = TypeVar("C")
+P = TypeVar("P")
+T = TypeVar("T")
+
+#: Default bound on the pages of one paged read.
+DEFAULT_MAX_PAGES = 100_000
+
+
+@dataclass(frozen=True)
+class PageEvent:
+    """What a :class:`Pager` tells its ``progress`` callback after each page."""
+
+    what: str
+    #: 1-based number of the page just read.
+    number: int
+    #: The cursor (offset, URL, token…) that page was asked with.
+    cursor: object
+    #: Seconds since the first page was asked for.
+    elapsed: float
+
+
+class Pager(Generic[C, P]):
+    """The pages of one paged read, with the same bounds and guards for every client.
+
+    The client supplies the rule: ``fetch(cursor)`` reads the page a cursor names (an
+    offset, a ``next`` URL, a resumption token…) and ``next_cursor(page, cursor)`` says
+    which cursor comes next, or ``None`` at the end (see :func:`offset_rule`,
+    :func:`link_rule`, :func:`token_rule`). The pager adds, for everyone:
+
+    * at most ``max_pages`` pages and, after the first, no new page once ``max_seconds``
+      have passed: past either bound it raises :class:`~linkeddata.errors.PageLimitError`
+      (``on_limit="error"``) or stops with a warning and ``truncated = True`` (``"stop"``);
+    * repeat detection: a cursor asked for before, or (with ``fingerprint``) a page equal
+      to the one before, raises :class:`~linkeddata.errors.RepeatedPageError`, so a server
+      that ignores the paging parameters is never read ``max_pages`` times;
+    * ``progress(event)`` after each page; ``pages`` (pages read, ``first`` included),
+      ``cursor`` (the cursor of the page last yielded, to resume there) and ``next``
+      (the cursor of the page after it once known, ``None`` at the end). ``next_cursor``
+      is called when the consumer asks for the next page, so it may use what the
+      consumer learnt from the page.
+
+    ``first`` is a page the caller already has for ``start`` (it is not fetched again).
+
+    >>> pages = {0: [1, 2], 2: [3], 3: []}
+    >>> list(Pager("demo", pages.__getitem__, offset_rule(len), 0))
+    [[1, 2], [3], []]
+    """
+
+    def __init__(self, what: str, fetch: Callable[[C], P], next_cursor: Callable[[P, C], C | None], start: C, *,
+                 max_pages: int | None = DEFAULT_MAX_PAGES, max_seconds: float | None = None,
+                 on_limit: Literal["error", "stop"] = "error", fingerprint: Callable[[P], Hashable] | None = None,
+                 progress: Callable[[PageEvent], None] | None = None, first: P | None = None):
+        if max_pages is not None and max_pages < 1:
+            raise ConfigError(f"{what}: max_pages must be at least 1, got {max_pages}")
+        if max_seconds is not None and max_seconds <= 0:
+            raise ConfigError(f"{what}: max_seconds must be positive, got {max_seconds}")
+        if on_limit not in ("error", "stop"):
+            raise ConfigError(f"{what}: on_limit must be 'error' or 'stop', got {on_limit!r}")
+        self.what = what
+        self.fetch = fetch
+        self.next_cursor = next_cursor
+        self.start = start
+        self.max_pages = max_pages
+        self.max_seconds = max_seconds
+        self.on_limit = on_limit
+        self.fingerprint = fingerprint
+        self.progress = progress
+        self.first = first
+        self.pages = 0
+        self.cursor: C | None = None
+        self.next: C | None = start
+        self.truncated = False
+
+    def _limit(self, message: str) -> None:
+        if self.on_limit == "error":
+            raise PageLimitError(message)
+        self.truncated = True
+        log.warning("%s", message)
+
+    def __iter__(self) -> Iterator[P]:
+        started = time.monotonic()
+        cursor: C = self.start
+        seen: set[Hashable] = set()
+        previous: Hashable = None
+        first, self.first = self.first, None
+        while True:
+            if self.max_pages is not None and self.pages >= self.max_pages:
+                return self._limit(f"{self.what} stopped after {self.max_pages} pages (max_pages)")
+            elapsed = time.monotonic() - started
+            if self.pages and self.max_seconds is not None and elapsed > self.max_seconds:
+                return self._limit(f"{self.what} stopped after {self.max_seconds:g} s and {self.pages} pages "
+                                   "(max_seconds)")
+            try:
+                repeated = cursor in seen
+                seen.add(cursor)
+            except TypeError:  # a cursor that cannot be hashed is not checked
+                repeated = False
+            if repeated:
+                raise RepeatedPageError(f"{self.what}: the server sent {_short(cursor)} again as the next page "
+                                        "(it does not page)")
+            page = first if first is not None else self.fetch(cursor)
+            first = None
+            self.pages += 1
+            if self.fingerprint is not None:
+                mark = self.fingerprint(page)
+                if mark is not None and mark == previous:
+                    raise RepeatedPageError(f"{self.what}: page {self.pages} ({_short(cursor)}) repeats the page "
+                                        "before (the same page again: the server does not page)")
+                previous = mark
+            self.cursor = cursor
+            if self.progress is not None:
+                self.progress(PageEvent(self.what, self.pages, cursor, time.monotonic() - started))
+            self.next = None
+            yield page
+            nxt = self.next_cursor(page, cursor)  # after the consumer is done with the page
+            self.next = nxt
+            if nxt is None:
+                return
+            cursor = nxt
+
+
+def _short(cursor: object) -> str:
+    text = repr(cursor)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def offset_rule(count: Callable[[P], int], *, total: Callable[[P], int | None] | None = None
+                ) -> Callable[[P, int], int | None]:
+    """Offset/limit paging: the next offset is this one plus the ``count`` of items received;
+    the read ends at an empty page, or once ``total`` (when the page tells it) is reached."""
+
+    def rule(page: P, offset: int) -> int | None:
+        n = count(page)
+        if n <= 0:
+            return None
+        nxt = offset + n
+        if total is not None:
+            known = total(page)
+            if known is not None and nxt >= known:
+                return None
+        return nxt
+
+    return rule
+
+
+def link_rule(link: Callable[[P], str | None], base: str | None = None) -> Callable[[P, str], str | None]:
+    """Next-link paging: the next cursor is the page's ``next`` link (made absolute against the
+    URL of the page, or ``base``); the read ends when the page has none."""
+
+    def rule(page: P, url: str) -> str | None:
+        found = link(page)
+        return urljoin(base or url, found) if found else None
+
+    return rule
+
+
+def token_rule(token: Callable[[P], str | None]) -> Callable[[P, str | None], str | None]:
+    """Resumption-token paging: the next cursor is the page's token; none (or empty) ends the read."""
+
+    def rule(page: P, current: str | None) -> str | None:
+        return token(page) or None
+
+    return rule
+
+
+def fetch_many(keys: Sequence[str], fetch: Callable[[str], T], concurrency: int = 4) -> list[T | LinkedDataError]:
+    """``fetch`` each key with at most ``concurrency`` threads; results (or the library
+    errors they raised) in input order, so one failure never costs the others."""
+
+    def one(key: str) -> T | LinkedDataError:
+        try:
+            return fetch(key)
+        except LinkedDataError as exc:
+            return exc
+
+    if concurrency <= 1 or len(keys) <= 1:
+        return [one(k) for k in keys]
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="linkeddata-fetch") as pool:
+        return list(pool.map(one, keys))

@@ -29,6 +29,7 @@ STRICT_MODULES = [
     "linkeddata.notebook.interop",
     "linkeddata.sync", "linkeddata.build", "linkeddata.buildconfig", "linkeddata.libris.dumps", "linkeddata.libris.find",
     "linkeddata.cli.sync", "linkeddata.cli.harvest", "linkeddata.emulator.emm", "linkeddata.emulator.corpus",
+    "linkeddata.http", "linkeddata.libris.oaipmh",
 ]
 
 

@@ -25,13 +25,11 @@ import requests
 
 from ..config import service_url
 from ..errors import GoneError, HTTPError, InvalidInputError, LinkedDataError, NotFoundError
-from ..http import make_session, request
+from ..http import DEFAULT_MAX_PAGES, Pager, fetch_many, make_session, request
 from ..records import Record
-from .find import fetch_many
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_PAGES = 100_000
 _TIME_RE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d)(:\d\d)?(\.\d+)?(Z|[+-]\d\d:?\d\d)?")
 
 
@@ -144,6 +142,7 @@ class ChangeFeed:
         self.position: Position | None = self.since
         self.skipped: list[tuple[str, str]] = []
         self.pages = 0
+        self.pager: Pager[str, dict[str, Any]] | None = None
         self.fetch: Callable[[str], Record] = fetch or self._fetch_record
 
     def _fetch_record(self, iri: str) -> Record:
@@ -172,12 +171,17 @@ class ChangeFeed:
             raise HTTPError(f"{self.base_url}/: the change feed has no 'first' page", url=self.base_url)
         newest: dict[str, Activity] = {}
         seen_urls: set[str] = set()
-        while url:
-            if self.pages > self.max_pages:
-                raise LinkedDataError(f"change feed stopped after {self.max_pages} pages (max_pages)")
-            url = urljoin(self.base_url + "/", url)
-            page = self._get(url)
-            seen_urls.add(url)
+        state: dict[str, Any] = {"reached": False, "items": []}
+
+        def next_page(page: dict[str, Any], url: str) -> str | None:
+            if state["reached"] or not state["items"]:
+                return None
+            return self._next_url(page, url, state["items"], seen_urls)
+
+        self.pager = Pager("change feed", self._get, next_page, urljoin(self.base_url + "/", url),
+                           max_pages=self.max_pages)
+        for page in self.pager:
+            seen_urls.add(self.pager.cursor or "")
             items = [a for a in map(_activity, page.get("orderedItems") or []) if a is not None]
             reached = False
             for act in items:
@@ -187,9 +191,7 @@ class ChangeFeed:
                 known = newest.get(act.object_id)
                 if known is None or act.when > known.when:
                     newest[act.object_id] = act
-            if reached or not items:
-                break
-            url = self._next_url(page, url, items, seen_urls)
+            state.update(reached=reached, items=items)
         return sorted(newest.values(), key=lambda a: (a.when, a.object_id))
 
     @staticmethod
@@ -198,7 +200,7 @@ class ChangeFeed:
         nxt = nxt.get("id") if isinstance(nxt, dict) else nxt
         if not nxt:
             return None
-        nxt = urljoin(url, nxt)
+        nxt = urljoin(url, str(nxt))
         if nxt in seen:  # 100+ rows in one millisecond: step one millisecond back
             oldest = min(a.when for a in items)
             ms = int(oldest.timestamp() * 1000) - 1

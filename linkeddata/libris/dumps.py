@@ -40,8 +40,8 @@ from urllib.parse import quote, unquote, urljoin
 import requests
 
 from ..config import service_url, to_canonical_iri
-from ..errors import HTTPError, InvalidInputError, LinkedDataError, ServiceUnavailableError
-from ..http import download, make_session, request
+from ..errors import HTTPError, InvalidInputError, LinkedDataError, RepeatedPageError, ServiceUnavailableError
+from ..http import Pager, download, make_session, request
 from ..records import Record
 
 log = logging.getLogger(__name__)
@@ -191,23 +191,25 @@ class DumpClient:
         Raises :class:`DumpRegenerated` when a page has another ``startTime``, and an error
         naming the page when it is not ``done`` (the dump was restarted under us).
         """
-        url: str | None = self.page_url(offset)
-        for _ in range(self.max_pages):
-            assert url is not None
-            page, first = first or self.page(url=url), None
+
+        def next_page(page: DumpPage, at: tuple[int, str]) -> tuple[int, str] | None:
+            if not page.next:
+                return None
+            found = re.search(r"[?&]offset=(\d+)", page.next)
+            if not found or int(found.group(1)) <= at[0]:
+                raise RepeatedPageError(f"{at[1]}: next link {page.next} does not advance", url=at[1])
+            return int(found.group(1)), page.next
+
+        pager = Pager(f"dump {self.selection}", lambda at: self.page(url=at[1]), next_page,
+                      (offset, self.page_url(offset)), max_pages=self.max_pages, first=first)
+        for page in pager:
+            at, url = pager.cursor or (offset, "")
             if page.start_time != start_time:
                 raise DumpRegenerated(f"dump {self.selection} was regenerated ({start_time} → {page.start_time})",
                                       start_time, page.start_time)
             if not page.done:
                 raise DumpRegenerated(f"{url}: the dump is generating again", start_time, page.start_time)
-            yield offset, page
-            if not page.next:
-                return
-            found = re.search(r"[?&]offset=(\d+)", page.next)
-            if not found or int(found.group(1)) <= offset:
-                raise HTTPError(f"{url}: next link {page.next} does not advance", url=url)
-            offset, url = int(found.group(1)), page.next
-        raise LinkedDataError(f"dump {self.selection} stopped after {self.max_pages} pages (max_pages)")
+            yield at, page
 
     def download(self, dest: str | Path) -> int:
         """Stream the gzipped dump to ``dest`` (written as ``dest.part``, renamed when complete),

@@ -17,16 +17,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urlencode, urljoin
 
 import requests
 
 from ..config import SERVICES, service_url, to_canonical_iri
 from ..errors import HTTPError, InvalidInputError, LinkedDataError
-from ..http import make_session, request
+from ..http import Pager, make_session, request
+from ..http import fetch_many as fetch_many  # its home is http; kept here for callers
 from ..records import Record
 
 log = logging.getLogger(__name__)
@@ -212,21 +212,6 @@ def item_to_record(item: Mapping[str, Any], source: str = "find") -> Record:
                   media_type="application/ld+json", last_modified=record.get("modified"), source=source)
 
 
-def fetch_many(iris: Sequence[str], fetch: Callable[[str], Record], concurrency: int = 4) -> list[Record | LinkedDataError]:
-    """``fetch`` each IRI with at most ``concurrency`` threads; results (or errors) in input order."""
-
-    def one(iri: str) -> Record | LinkedDataError:
-        try:
-            return fetch(iri)
-        except LinkedDataError as exc:
-            return exc
-
-    if concurrency <= 1 or len(iris) <= 1:
-        return [one(i) for i in iris]
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="linkeddata-fetch") as pool:
-        return list(pool.map(one, iris))
-
-
 class FindResults:
     """Lazy iterator over the Records of a ``/find`` query, one page in memory at a time.
 
@@ -270,6 +255,7 @@ class FindResults:
         self.window: int | None = None
         self.skipped: list[tuple[str, str]] = []
         self.pages = 0
+        self.pager: Pager[str, dict[str, Any]] | None = None
         self._first: dict[str, Any] | None = None
         self._total: int | None = None
 
@@ -282,8 +268,6 @@ class FindResults:
         return self.params + extra
 
     def _get(self, url: str, params: Params | None = None) -> dict[str, Any]:
-        if self.pages >= self.max_pages:
-            raise LinkedDataError(f"/find stopped after {self.max_pages} pages (max_pages)")
         self.pages += 1
         response = request(self.session, "GET", url, params=params, what=f"/find page {url}",
                            headers={"Accept": "application/ld+json"})
@@ -374,9 +358,11 @@ class FindResults:
     def __iter__(self) -> Iterator[Record]:
         if self.max_items is not None and self.max_items <= 0:
             return
-        page: dict[str, Any] | None = self._first_page()
+        first = self._first_page()
         self._first = None
-        while page is not None:
+        start = self.base_url + "/find?" + urlencode(self._page_params(self.offset, self._limit_at(self.offset)))
+        self.pager = Pager("/find", self._get, self._next_page, start, max_pages=self.max_pages, first=first)
+        for page in self.pager:
             items = page.get("items") or []
             page_start = self.offset
             if self.max_items is not None:  # a server may send more than ``_limit`` asked for
@@ -385,16 +371,18 @@ class FindResults:
                 self.offset = page_start + index + 1
                 yield record
             self.offset = page_start + len(items)
-            done = self.max_items is not None and self.offset - self.start_offset >= self.max_items
-            next_link = page.get("next")
-            if done or not items:
-                return
-            if self._total is not None and self._total > self.offset and self._window_reached():
-                return
-            if not next_link:
-                return
-            next_url = str(next_link.get("@id")) if isinstance(next_link, dict) else str(next_link)
-            page = self._get(self._follow(next_url))
+
+    def _next_page(self, page: dict[str, Any], url: str) -> str | None:
+        """The URL of the page after ``page`` (our ``next`` rule), or ``None`` at the end."""
+        done = self.max_items is not None and self.offset - self.start_offset >= self.max_items
+        if done or not page.get("items"):
+            return None
+        if self._total is not None and self._total > self.offset and self._window_reached():
+            return None
+        next_link = page.get("next")
+        if not next_link:
+            return None
+        return self._follow(str(next_link.get("@id")) if isinstance(next_link, dict) else str(next_link))
 
     def _follow(self, link: str) -> str:
         """The absolute URL of a (relative) ``next`` link, with our page size and offset."""

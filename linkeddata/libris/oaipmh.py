@@ -24,8 +24,8 @@ import requests
 from lxml import etree
 
 from ..config import service_url
-from ..errors import HTTPError, InvalidInputError, LinkedDataError, OAIError, ParseError
-from ..http import make_session, request
+from ..errors import HTTPError, InvalidInputError, OAIError, ParseError
+from ..http import DEFAULT_MAX_PAGES, Pager, make_session, request
 from ..records import Record
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 NS = {"oai": OAI_NS}
 CONVERSION_FAILED = "Error: Document conversion failed."
-#: Most pages a list iterator follows before giving up.
-DEFAULT_MAX_PAGES = 100_000
 
 #: Largest ``<metadata>`` (or attached holding) we accept for one record; bigger ones are skipped and named.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
@@ -457,29 +455,34 @@ class OAIClient:
         if not resumption_token and verb != "ListSets":
             check_datestamp(from_, "from")
             check_datestamp(until, "until")
-        token = resumption_token
-        for number in range(self.max_pages):
+
+        def fetch(token: str | None) -> OAIPage | None:
             if token:
                 params: dict[str, str | None] = {"resumptionToken": token}
+            elif verb == "ListSets":
+                params = {}
             else:
                 params = {"metadataPrefix": metadata_prefix, "set": set, "from": from_, "until": until}
-                if verb == "ListSets":
-                    params = {}
             try:
                 root, skipped = self._request(verb, params)
             except NoRecordsMatch:
-                return
+                return None
             page = _parse_page(root, verb, token, self.max_record_bytes)
             page.skipped[:0] = skipped
-            log.debug("OAI %s page %d: %d items (%d skipped), next token %s", verb, number + 1, len(page.items),
+            return page
+
+        pager = Pager(f"OAI-PMH {verb}", fetch, _next_token, resumption_token, max_pages=self.max_pages)
+        for page in pager:
+            if page is None:
+                return
+            log.debug("OAI %s page %d: %d items (%d skipped), next token %s", verb, pager.pages, len(page.items),
                       len(page.skipped), bool(page.next_token))
             yield page
-            if not page.next_token:
-                return
-            if page.next_token == token:
-                raise OAIError("badResumptionToken", f"the provider returned the same token twice ({token[:40]}…)")
-            token = page.next_token
-        raise LinkedDataError(f"OAI-PMH {verb} stopped after {self.max_pages} pages (max_pages)")
+
+
+def _next_token(page: OAIPage | None, token: str | None) -> str | None:
+    """The resumption-token rule: the page's token; none or an empty one ends the list."""
+    return page.next_token if page is not None else None
 
 
 class OAIItems:
@@ -551,7 +554,7 @@ def _content(el: Any) -> str:
     """The content of ``<metadata>``/``<holding>``: its first child element serialised, else its text."""
     children = [c for c in el if isinstance(c.tag, str)]
     if children:
-        return etree.tostring(children[0], encoding="unicode")
+        return str(etree.tostring(children[0], encoding="unicode"))
     return el.text or ""
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +23,8 @@ import requests
 from lxml import etree
 
 from ..config import service_url
-from ..errors import HTTPError, InvalidInputError, ParseError, ServiceUnavailableError
-from ..http import make_session, request
+from ..errors import InvalidInputError, ParseError, RepeatedPageError
+from ..http import Pager, make_session, request, session_for
 
 log = logging.getLogger(__name__)
 
@@ -108,30 +107,32 @@ def search(query: str, *, format: str = "json", n: int = MAX_N, max_records: int
     """Iterate all hits of ``query`` (up to ``max_records``), fetching ``n`` per request.
 
     JSON hits are dicts (``identifier``, ``title``, ``creator``, ``isbn``…), MARCXML
-    ``<record>`` and MODS ``<mods>`` hits are lxml elements.
+    ``<record>`` and MODS ``<mods>`` hits are lxml elements. More than :data:`MAX_PAGES`
+    pages or ``max_seconds`` raise :class:`~linkeddata.errors.PageLimitError`.
     """
-    session = session or make_session()
     per_page = page_size(n if max_records is None else min(n, max(max_records, 1)))
-    start, yielded, began = 1, 0, time.monotonic()
-    for _ in range(MAX_PAGES):
-        page = fetch_page(query, format=format, start=start, n=per_page, session=session, base_url=base_url,
-                          extra=extra)
-        for item in page.items:
+    with session_for(session, "page") as http:
+
+        def fetch(start: int) -> XSearchPage:
+            return fetch_page(query, format=format, start=start, n=per_page, session=http, base_url=base_url,
+                              extra=extra)
+
+        def next_start(page: XSearchPage, start: int) -> int | None:
+            if not page.items or page.to >= page.records:
+                return None
+            if page.to < start:
+                raise RepeatedPageError(f"xsearch {query!r}: the server did not advance past hit {start}")
+            return page.to + 1
+
+        yielded = 0
+        for page in Pager(f"xsearch {query!r}", fetch, next_start, 1, max_pages=MAX_PAGES, max_seconds=max_seconds):
+            for item in page.items:
+                if max_records is not None and yielded >= max_records:
+                    return
+                yield item
+                yielded += 1
             if max_records is not None and yielded >= max_records:
                 return
-            yield item
-            yielded += 1
-        if not page.items or page.to >= page.records:
-            return
-        if max_records is not None and yielded >= max_records:
-            return
-        if max_seconds is not None and time.monotonic() - began > max_seconds:
-            raise ServiceUnavailableError(f"xsearch {query!r}: paging took longer than {max_seconds:.0f} s "
-                                          f"({yielded} of {page.records} hits)")
-        if page.to < start:
-            raise HTTPError(f"xsearch {query!r}: the server did not advance past hit {start}")
-        start = page.to + 1
-    raise HTTPError(f"xsearch {query!r}: more than {MAX_PAGES} pages")
 
 
 def count(query: str, *, session: requests.Session | None = None, base_url: str | None = None) -> int:

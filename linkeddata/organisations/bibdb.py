@@ -37,14 +37,15 @@ type concept ``https://id.kb.se/term/bibdb/<library_type>`` and parent organisat
 from __future__ import annotations
 
 import logging
+import json
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 from .. import config
-from ..errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError, ServiceUnavailableError
+from ..errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError
+from ..http import Pager, offset_rule, session_for
 from .isil import _get_json, _session, isil_for_sigel
 from .model import BIBDB_TYPE_BASE, LIBRIS_LIBRARY_BASE, Address, Organisation, bibdb_record, coordinate, swedish_iri
 
@@ -132,35 +133,34 @@ def iter_library_pages(*, org_type: str = "library", sigel: str = "*", holdings:
         raise InvalidInputError(f"org_type must be one of {', '.join(ORG_TYPES)}, got {org_type!r}")
     if page_size < 1:
         raise InvalidInputError(f"page_size must be positive, got {page_size}")
-    session = _session(session)
     url = config.service_url("bibdb", base_url) + "/api"
-    started = time.monotonic()
-    start = 0
-    previous: list[Any] | None = None
-    for _page in range(max_pages):
+
+    def fetch(start: int) -> list[Any]:
         params: dict[str, Any] = {"sigel": sigel, "org_type": org_type}
         if holdings and org_type == "library":
             params["holdings"] = "True"
         if start:
             params["start"] = start
-        body = _get_json(session, url, params, f"library database list start={start}", accept=JSON)
+        body = _get_json(http, url, params, f"library database list start={start}", accept=JSON)
         libraries = body.get("libraries") if isinstance(body, dict) else None
         if libraries is None:
             raise ParseError(f"library database list start={start}: no 'libraries' array in the answer")
         if not isinstance(libraries, list):
             raise ParseError(f"library database list start={start}: 'libraries' is not an array")
-        if not libraries:
-            return
-        if libraries == previous:  # a server that ignores ``start`` would repeat its page max_pages times
-            raise ServiceUnavailableError(f"library database list start={start}: the same page again "
-                                          "(the server does not page)", url=url)
-        previous = libraries
-        yield libraries
-        start += len(libraries)
-        if max_seconds is not None and time.monotonic() - started > max_seconds:
-            log.warning("library database listing stopped after %.0f s (max_seconds)", max_seconds)
-            return
-    log.warning("library database listing stopped after %d pages (max_pages)", max_pages)
+        return libraries
+
+    with session_for(session) as http:
+        pager = Pager("library database listing", fetch, offset_rule(len), 0, max_pages=max_pages,
+                      max_seconds=max_seconds, on_limit="stop", fingerprint=_fingerprint)
+        for libraries in pager:
+            if not libraries:
+                return
+            yield libraries
+
+
+def _fingerprint(libraries: list[Any]) -> str:
+    """The same libraries again means a server that ignores ``start``."""
+    return json.dumps(libraries, sort_keys=True, default=str)
 
 
 def iter_libraries(*, org_type: str = "library", session: Any = None, base_url: str | None = None,

@@ -68,13 +68,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 from .. import config
-from ..errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError, ServiceUnavailableError
+from ..errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError, RepeatedPageError
+from ..http import Pager
 from .model import (
     Address,
     Collection,
@@ -405,6 +405,8 @@ class OrgSearch:
         self.base_url = config.service_url("isil", base_url)
         self.skipped: list[tuple[int, str]] = []
         self.pages_fetched = 0
+        #: The pager of the last iteration (``.truncated`` tells whether a bound stopped it).
+        self.pager: Pager[int, dict[str, Any]] | None = None
         self._first: dict[str, Any] | None = None
 
     @property
@@ -450,28 +452,37 @@ class OrgSearch:
         except (TypeError, ValueError):
             return 1
 
+    def _next_page(self, body: dict[str, Any], page_no: int) -> int | None:
+        """``pageIndex + 1`` while the view has ``next`` (never the ``next`` URL: it may name another host)."""
+        members = body.get("member") or []
+        view = body.get("view") or {}
+        if not members or not isinstance(view, dict) or not view.get("next"):
+            return None
+        try:
+            index = int(view.get("pageIndex") or page_no)
+        except (TypeError, ValueError):
+            index = page_no
+        if index < page_no:  # a server that does not move on
+            raise RepeatedPageError(f"ISIL agency search {self.query!r}: page {page_no} answered as page {index}")
+        return index + 1
+
     def __iter__(self) -> Iterator[Organisation]:
         if self.max_items is not None and self.max_items <= 0:
             return
-        started = time.monotonic()
         yielded = 0
-        page_no = 1
-        body = self._first_page()
         seen: set[str] = set()
-        previous: list[Any] | None = None
-        while True:
-            members = body.get("member") or []
-            if not isinstance(members, list):
-                members = [members]
-            if members and members == previous:  # no pageIndex and the ``page`` parameter ignored
-                raise ServiceUnavailableError(f"ISIL agency search {self.query!r}: page {page_no} repeats the page before")
-            previous = members
+        self.pager = Pager(f"ISIL agency search {self.query!r}", self._fetch, self._next_page, 1,
+                           max_pages=self.max_pages, max_seconds=self.max_seconds, on_limit="stop",
+                           fingerprint=_members_mark, first=self._first_page())
+        for body in self.pager:
+            page_no = self.pager.cursor
+            members = _members(body)
             for i, member in enumerate(members):
                 try:
                     org = organisation_from_member(member, f"ISIL agency search {self.query!r} page {page_no} item {i + 1}")
                 except (ParseError, InvalidISILError) as exc:
                     log.warning("skipping odd agency record: %s", exc)
-                    self.skipped.append((page_no, str(exc)))
+                    self.skipped.append((page_no or 0, str(exc)))
                     continue
                 if org.iri in seen:
                     continue
@@ -480,23 +491,17 @@ class OrgSearch:
                 yielded += 1
                 if self.max_items is not None and yielded >= self.max_items:
                     return
-            view = body.get("view") or {}
-            if not members or not isinstance(view, dict) or not view.get("next"):
-                return
-            try:
-                index = int(view.get("pageIndex") or page_no)
-            except (TypeError, ValueError):
-                index = page_no
-            if index < page_no:  # a server that does not move on
-                raise ServiceUnavailableError(f"ISIL agency search {self.query!r}: page {page_no} answered as page {index}")
-            page_no = index + 1
-            if page_no > self.max_pages:
-                log.warning("ISIL agency search %r: stopping after %d pages (max_pages)", self.query, self.max_pages)
-                return
-            if self.max_seconds is not None and time.monotonic() - started > self.max_seconds:
-                log.warning("ISIL agency search %r: stopping after %.0f s (max_seconds)", self.query, self.max_seconds)
-                return
-            body = self._fetch(page_no)
+
+
+def _members(body: dict[str, Any]) -> list[Any]:
+    members = body.get("member") or []
+    return members if isinstance(members, list) else [members]
+
+
+def _members_mark(body: dict[str, Any]) -> str | None:
+    """Repeat detection: a page of the same members as the one before (``page`` ignored, no ``pageIndex``)."""
+    members = _members(body)
+    return json.dumps(members, sort_keys=True, default=str) if members else None
 
 
 def search_organisations(query: str, *, size: int = 100, compact: bool = True, max_items: int | None = None,
