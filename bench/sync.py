@@ -9,8 +9,9 @@ peak RSS (``VmHWM``): the emulator's memory never mixes into the client's.
   then pyoxigraph ``bulk_load`` of the same quads as N-Quads (the reference), best of two
   each; requests per 1000 records, throughput ratio, peak RSS
 * ``sync-pages``     the same selection page by page (requests per 100 records)
-* ``build-find``     ``run_build`` of N ``/find`` hits (at most the 10000 window) without
-  embellishment: requests per 100 hits
+* ``build-find``     ``linkeddata build`` of every instance by ``/find`` (split by publication year
+  into queries under the 10000-hit window) with their holdings, without embellishment: requests
+  per 100 hits, and the records and holdings per library checked against the emulator's corpus
 * ``sync-follow``    a synced store (at most ``FOLLOW_SIZE`` generated records), then 10,000 changes (deletes, moves, repeated edits,
   rows sharing a millisecond) followed; compared graph for graph with a fresh sync
 * ``sync-kill``      SIGKILL at >= 20 points during a dump load and >= 20 during a follow;
@@ -147,28 +148,97 @@ def scenario_sync_download(size: int, workdir: Path) -> dict[str, Any]:
             "output": run["output"]}
 
 
+def _dump_pages(emu: Any, start: int) -> int:
+    return sum(1 for e in emu.request_log[start:] if e.service == "emm" and "offset" in (e.query or {}))
+
+
 def scenario_sync_pages(size: int, workdir: Path) -> dict[str, Any]:
+    """``--all`` page by page, then the biggest library's ``itemAndInstance:<sigel>`` page by page."""
     with _prepared(size) as emu, tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
         store = Path(tmp) / "kg"
         start = len(emu.request_log)
         run = _cli(emu, _sync_args(store, "--pages"))
         requests_made = _count(emu, start)
+        pages = _dump_pages(emu, start)
         stats = _store_stats(store)
+        sigel = max(emu.corpus.sigels(), key=lambda s: len(emu.corpus.held_by(s)))
+        holdings = len(emu.corpus.held_by(sigel))
+        library_store = Path(tmp) / "library"
+        start = len(emu.request_log)
+        library_run = _cli(emu, ["sync", "--library", sigel, "--store", str(library_store), "--rate-limit", "0",
+                                 "--no-organisations", "--quiet", "--pages"])
+        library = {"sigel": sigel, "holdings": holdings, "records": _store_stats(library_store)["graphs"],
+                   "requests": _count(emu, start), "pages": _dump_pages(emu, start), "seconds": library_run["seconds"]}
     return {"records": stats["graphs"], "triples": stats["triples"], "seconds": run["seconds"],
-            "client_peak_mb": run["peak_mb"], "requests": requests_made}
+            "client_peak_mb": run["peak_mb"], "requests": requests_made, "pages": pages, "library": library}
+
+
+#: Hits one ``/find`` query of the build-find scenario aims at (below the 10000 search window).
+FIND_SPLIT = 8000
+#: The generator's publication years (``Corpus``: 1950 + 0..74).
+YEARS = (1950, 2025)
+
+
+def _find_entries(size: int) -> list[str]:
+    """``find`` entries of the build config: one query, or year ranges of about ``FIND_SPLIT`` hits
+    each (``/find`` pages at most 10000 hits of one query, so a bigger build splits it)."""
+    parts = -(-size // FIND_SPLIT)
+    if parts <= 1:
+        return ['{ q = "*", filters = { "@type" = "Instance" } }']
+    lo, hi = YEARS
+    bounds = [lo + round((hi - lo) * k / parts) for k in range(parts + 1)]
+    return [f'{{ q = "*", filters = {{ "@type" = "Instance", "min-publication.year" = "{a}", '
+            f'"maxEx-publication.year" = "{b}" }} }}' for a, b in zip(bounds, bounds[1:])]
+
+
+def _expected_build(emu: Any, split: bool) -> tuple[int, dict[str, int]]:
+    """What the build must hold, read from the emulator's corpus itself (not through ``/find``):
+    the instances the queries select and the number of their holdings per library IRI."""
+    from linkeddata.emulator.libris_find import _SUBCLASSES
+
+    corpus = emu.corpus
+    lo, hi = YEARS
+    instances = 0
+    per_library: dict[str, int] = {}
+    for doc in list(corpus.records.values()):
+        graph = doc["@graph"]
+        entity = graph[1] if len(graph) > 1 else {}
+        if entity.get("@type") not in _SUBCLASSES["Instance"]:
+            continue
+        years = [p.get("year") for p in entity.get("publication", []) if isinstance(p, dict)]
+        if split and not any(str(y).isdigit() and lo <= int(y) < hi for y in years):
+            continue
+        instances += 1
+        for hold in corpus.holdings_of_exact(entity["@id"]):
+            library = corpus.records[hold]["@graph"][1]["heldBy"]["@id"]
+            per_library[library] = per_library.get(library, 0) + 1
+    return instances, per_library
 
 
 def scenario_build_find(size: int, workdir: Path) -> dict[str, Any]:
-    hits = min(10_000, size)
+    import re
+
+    from linkeddata.query import results_to_records, run_query
+    from linkeddata.store import open_store
+
+    entries = _find_entries(size)
     with _prepared(size) as emu, tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
         config = Path(tmp) / "job.toml"
-        config.write_text(f'[libris]\nfind = [{{ q = "*", filters = {{ "@type" = "Instance" }}, max = {hits} }}]\n'
-                          '[organisations]\nisil_queries = []\n', "utf-8")
+        config.write_text("[libris]\nfind = [\n  " + ",\n  ".join(entries) + "\n]\n"
+                          "[organisations]\nisil_queries = []\n", "utf-8")
         store = Path(tmp) / "kg"
         start = len(emu.request_log)
-        run = _cli(emu, ["build", str(config), "--store", str(store), "--quiet"])
+        run = _cli(emu, ["build", str(config), "--store", str(store), "--quiet"], timeout=5400)
         requests_made = _count(emu, start)
-    return {"hits": hits, "seconds": run["seconds"], "client_peak_mb": run["peak_mb"], "requests": requests_made,
+        found = re.search(r"(\d+) bibliographic records, (\d+) holdings", run["output"])
+        records, holdings = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+        with open_store(store, read_only=True) as st:
+            table = {r["library"]: int(r["items"]) for r in results_to_records(run_query(st, "holdings-by-library"))}
+        want_records, want_table = _expected_build(emu, len(entries) > 1)
+    return {"hits": records, "holdings": holdings, "queries": len(entries), "seconds": run["seconds"],
+            "client_peak_mb": run["peak_mb"], "requests": requests_made,
+            "equal": records == want_records and table == want_table and holdings == sum(want_table.values()),
+            "expected": {"records": want_records, "holdings": sum(want_table.values())},
             "output": run["output"].splitlines()[:2]}
 
 
@@ -283,15 +353,26 @@ def summarise(size: int, res: dict[str, dict[str, Any]], rows: list[dict[str, An
     if "records" in pages:
         total = sum(pages["requests"].values())
         per = total * 100 / pages["records"]
-        row(rows, size, "sync pages requests/100 rec", f"{per:.2f}", "<= 1",
+        row(rows, size, "sync pages requests/100 rec (all)", f"{per:.4f}", "<= 1",
             per <= TARGETS["sync pages requests per 100 records"],
-            note=f"{total} requests, {pages['records']:,} records, {pages['seconds']:.0f} s")
+            note=f"{total} requests = {pages['pages']} dump pages (100 ids each) + {total - pages['pages']} "
+            f"change-feed catch-up, {pages['records']:,} records, {pages['seconds']:.0f} s")
+        lib = pages["library"]
+        total = sum(lib["requests"].values())
+        per = total * 100 / lib["records"]
+        row(rows, size, f"sync pages requests/100 rec (library {lib['sigel']})", f"{per:.2f}", "<= 1",
+            per <= TARGETS["sync pages requests per 100 records"],
+            note=f"{total} requests = {lib['pages']} dump pages + index + feed, {lib['holdings']:,} holdings "
+            f"with their instances = {lib['records']:,} records ({total * 100 / lib['holdings']:.2f} per 100 holdings)")
     build = res.get("build-find", {})
     if "hits" in build:
         total = sum(build["requests"].values())
         per = total * 100 / build["hits"]
         row(rows, size, "build requests/100 hits", f"{per:.2f}", "<= 1", per <= TARGETS["build requests per 100 hits"],
-            note=f"{total} requests ({build['requests']}) for {build['hits']} hits")
+            note=f"{total} requests ({build['requests']}) for {build['hits']:,} hits ({build['queries']} queries) "
+            f"and {build['holdings']:,} holdings, {build['seconds']:.0f} s")
+        row(rows, size, "build == emulator's counts", "yes" if build["equal"] else "NO", "equal", build["equal"],
+            note=f"expected {build['expected']}")
     follow = res.get("sync-follow", {})
     if "equal" in follow:
         row(rows, size, "follow 10,000 changes == fresh sync", "yes" if follow["equal"] else "NO", "equal",

@@ -13,9 +13,9 @@ what a cron line repeats:
   fetch the entity with the record API, ``Delete`` drops its graph. Only changes that
   concern the selection are applied (a library's holdings, the instances they point to).
   Repeated rows and several versions of one entity are applied once.
-- **No EMM, or no dump of the selection**: OAI-PMH ``ListRecords`` (``hold:<sigel>`` and
-  ``bib:<sigel>``, or the whole repository for ``all``), then ``from=<previous until>``
-  increments on later runs.
+- **No EMM, or no dump of the selection**: OAI-PMH ``ListRecords`` (``bib:<sigel>`` with
+  ``_includehold``, so each bib record brings its holdings; the whole repository for ``all``),
+  then ``from=<previous until>`` increments (``hold`` and ``bib:<sigel>``) on later runs.
 
 Each selection keeps a checkpoint in the store (``.linkeddata/checkpoints``) saved after
 every committed batch, so a run killed at any point continues where it stopped, and the
@@ -496,15 +496,88 @@ def _offset_of(url: str) -> int:
 # ---------------------------------------------------------------- OAI-PMH fallback
 
 
-def _oai_sets(selection: str, increment: bool) -> list[str | None]:
-    """The OAI-PMH sets that make up a selection. Increments read every changed holding (``hold``):
-    a holding moved to another library leaves ``hold:<sigel>`` without a trace there."""
+#: The OAI-PMH format of the fallback's first run of a library: bib records with every holding attached.
+INCLUDEHOLD = "jsonld_includehold"
+
+
+def _oai_sets(selection: str, increment: bool, types: Iterable[str] = ()) -> list[tuple[str | None, str]]:
+    """The OAI-PMH ``(set, metadataPrefix)`` harvests that make up a selection.
+
+    A library's first run reads ``bib:<sigel>`` with ``_includehold``: each bib record comes with its
+    holdings attached (``<holding sigel id>``, §4.3), so one harvest gives both. Increments read every
+    changed holding (``hold``; a holding moved to another library leaves ``hold:<sigel>`` without a
+    trace there, and a changed holding does not change its bib record) and ``bib:<sigel>``.
+    """
     kind, _, value = selection.partition(":")
     if kind == "itemAndInstance":
-        return ["hold" if increment else f"hold:{value}", f"bib:{value}"]
+        return [("hold", "jsonld"), (f"bib:{value}", "jsonld")] if increment else [(f"bib:{value}", INCLUDEHOLD)]
     if selection == "all":
-        return [None]
-    return ["bib", "auth"]
+        return [(None, "jsonld")]
+    # a class selection: holdings are Items; bib and auth records hold the other classes
+    kinds = set(types) | {value}
+    out: list[tuple[str | None, str]] = [("bib", "jsonld"), ("auth", "jsonld")] if kinds - {"Item"} else []
+    return out + ([("hold", "jsonld")] if "Item" in kinds else [])
+
+
+RDFS_SUBCLASS = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
+
+
+def subclasses(name: str, vocab: dict[str, Any]) -> list[str]:
+    """``name`` and every KBV class below it (``rdfs:subClassOf``, transitively) in an expanded vocabulary.
+
+    >>> vocab = {"@graph": [{"@id": KBV + "Print", RDFS_SUBCLASS: [{"@id": KBV + "Instance"}]},
+    ...                     {"@id": KBV + "Braille", RDFS_SUBCLASS: [{"@id": KBV + "Print"}]}]}
+    >>> subclasses("Instance", vocab)
+    ['Instance', 'Braille', 'Print']
+    """
+    below: dict[str, set[str]] = {}
+    for node in vocab.get("@graph", []):
+        child = node.get("@id", "") if isinstance(node, dict) else ""
+        for parent in node.get(RDFS_SUBCLASS, []) if child.startswith(KBV) else []:
+            if isinstance(parent, dict) and str(parent.get("@id", "")).startswith(KBV):
+                below.setdefault(parent["@id"][len(KBV):], set()).add(child[len(KBV):])
+    found, todo = {name}, [name]
+    while todo:
+        for child in below.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return [name] + sorted(found - {name})
+
+
+def _oai_types(run: _Run, checkpoint: Checkpoint) -> None:
+    """A ``type:<Class>`` fallback keeps the class and its subclasses, as the dump would: they come
+    from the vocabulary (id.kb.se ``/vocab/``, read once); without it only the class itself."""
+    from .profiles import load_vocab
+
+    state = checkpoint.state
+    name = checkpoint.params["selection"].partition(":")[2]
+    if state.get("subclasses_of") == name:
+        return
+    try:
+        found = subclasses(name, load_vocab(None, session=run.session))
+    except LinkedDataError as exc:
+        found = [name]
+        run.summary.warnings.append(f"no vocabulary ({str(exc).splitlines()[0]}): type:{name} keeps {name} "
+                                    "records only, not those of its subclasses")
+    state["types"] = sorted(set(state.get("types", [])) | set(found))
+    state["subclasses_of"] = name
+
+
+def _oai_records(item: Any, prefix: str, sigel: str | None, skipped: list[tuple[str, str]]) -> list[Record]:
+    """The record of an OAI item and, under ``_includehold``, the attached holdings of ``sigel`` (their
+    bodies, each its own graph); what cannot be used goes to ``skipped``."""
+    try:
+        records = [item.to_record(prefix)]
+    except LinkedDataError as exc:
+        skipped.append((item.header.identifier, str(exc).splitlines()[0]))
+        return []
+    if "_includehold" in prefix and not item.header.deleted:
+        item.attached = [a for a in item.attached if a.kind == "holding" and a.sigel == sigel]
+        good, bad = item.attached_records(prefix)
+        records += good
+        skipped += [(ident, reason.splitlines()[0]) for ident, reason in bad]
+    return records
 
 
 def _sync_oai(run: _Run, checkpoint: Checkpoint) -> None:
@@ -521,26 +594,28 @@ def _sync_oai(run: _Run, checkpoint: Checkpoint) -> None:
     client = OAIClient(run.urls["oaipmh"], run.session)
     since = state.get("oai_from")
     increment = since is not None
-    sets = _oai_sets(selection, increment)
+    if selection.startswith("type:"):
+        _oai_types(run, checkpoint)
+    harvests = _oai_sets(selection, increment, state.get("types", []))
+    sigel = selection.partition(":")[2] if selection.startswith("itemAndInstance:") else None
 
     def fetch(iri: str) -> Record:
         return fetch_record(iri, embellished=False, session=run.session, base_url=run.urls["libris"])
 
     relevant = _Relevance(selection, run.store, state.get("types", []), fetch)
     step = int(state.get("oai_step", 0))
-    while step < len(sets):
-        spec = sets[step]
+    while step < len(harvests):
+        spec, prefix = harvests[step]
         token = state.get("oai_token")
         batch: list[Record] = []
-        for page in client.iter_pages("ListRecords", "jsonld", spec, since, None, token):
+        skipped: list[tuple[str, str]] = []
+        for page in client.iter_pages("ListRecords", prefix, spec, since, None, token):
             if page.token is None:  # the first page: its frozen `until` is the next run's `from`
                 until = decode_token(page.next_token).get("u") if page.next_token else None
                 state["oai_until_next"] = until or page.response_date
             for item in page.items:
-                try:
-                    batch.append(item.to_record("jsonld"))
-                except LinkedDataError as exc:
-                    run.summary.skipped.append((item.header.identifier, str(exc).splitlines()[0]))
+                batch += _oai_records(item, prefix, sigel, skipped)
+            run.skip(checkpoint, skipped)
             if len(batch) >= run.batch_size or not page.next_token:
                 run.commit(checkpoint, _filter(batch, relevant, run, checkpoint), {"oai_token": page.next_token})
                 batch = []

@@ -128,10 +128,38 @@ def test_all_without_emm_falls_back_to_oai_pmh(tmp_path):
 def test_without_emm_it_falls_back_to_oai_pmh_then_increments(tmp_path):
     with Emulator(services=["libris", "oaipmh", "bibdb", "isil", "id"], size=40) as emu:
         store = open_store(tmp_path / "kg")
-        first = _sync(emu, store, emm_url=CLOSED)
+        start = len(emu.request_log)
+        first = _sync(emu, store, emm_url=CLOSED, organisations=False)
         assert first.modes == {"itemAndInstance:Umu": "OAI-PMH"} and any("OAI-PMH" in w for w in first.warnings)
         assert _held(store, "Umu") == len(emu.corpus.held_by("Umu"))
+        # one harvest, bib:Umu with _includehold: the holdings come attached, no record is fetched
+        asked = [e.query for e in emu.request_log[start:] if e.service == "oaipmh"]
+        assert (asked[0]["set"], asked[0]["metadataPrefix"]) == (["bib:Umu"], ["jsonld_includehold"])
+        assert all(set(q) == {"verb", "resumptionToken"} for q in asked[1:])
+        assert set(first.requests) == {"oaipmh"}
+    with Emulator(size=40) as emu:  # the same corpus through the dump: the same graphs, holding bodies and all
+        dumped = open_store(tmp_path / "dumped")
+        _sync(emu, dumped, organisations=False)
+        assert _graphs(dumped) == _graphs(store)
+    with Emulator(services=["libris", "oaipmh", "bibdb", "isil", "id"], size=40) as emu:
         emu.corpus.churn(30, seed=3)
         second = _sync(emu, store, emm_url=CLOSED)
         assert second.modes == {"itemAndInstance:Umu": "OAI-PMH increment"}
         assert _held(store, "Umu") == len(emu.corpus.held_by("Umu"))
+
+
+def test_type_fallback_keeps_the_subclasses_the_vocabulary_names(tmp_path, monkeypatch):
+    """type:Agent without EMM: OAI-PMH bib+auth, kept are Agent and its subclasses from id.kb.se /vocab/
+    (Person, Organization, …), as the dump's type: selection does."""
+    with Emulator(services=["libris", "oaipmh", "id"], size=5) as emu:
+        store = open_store(tmp_path / "kg")
+        summary = _sync(emu, store, ["type:Agent"], organisations=False, emm_url=CLOSED)
+        assert summary.modes == {"type:Agent": "OAI-PMH"}
+        agents = {i for i in emu.corpus.iter_records(kind="auth")
+                  if emu.corpus.get(i)["@graph"][1]["@type"] in ("Person", "Organization")}
+        assert agents and store.graphs() == agents
+    monkeypatch.setenv("LINKEDDATA_ID_URL", CLOSED)
+    with Emulator(services=["libris", "oaipmh"], size=5) as emu:  # no vocabulary: the class itself, and a warning
+        store = open_store(tmp_path / "exact")
+        summary = _sync(emu, store, ["type:Agent"], organisations=False, emm_url=CLOSED)
+        assert any("keeps Agent records only" in w for w in summary.warnings) and store.graphs() == set()

@@ -122,6 +122,7 @@ class Corpus:
         self._kinds: dict[str, str] = {}
         self._holdings: dict[str, list[str]] = {}
         self._sigels: dict[str, set[str]] = {}  # sigel → holding record IRIs
+        self._types: dict[str, set[str]] = {}  # main-entity @type → live record IRIs (for /find)
         self._order: list[str] | None = None
         self._sort_keys: dict[str, tuple[float, str]] = {}
         self._counter = 0
@@ -192,6 +193,11 @@ class Corpus:
             thing = self.records[record_iri]["@graph"][1]["@id"] if record_iri else thing_iri
             return list(self._holdings.get(thing, []))
 
+    def holdings_of_exact(self, item_of: str) -> list[str]:
+        """Record IRIs of the live holdings whose ``itemOf.@id`` is exactly ``item_of``."""
+        with self.lock:
+            return list(self._holdings.get(item_of, ()))
+
     def sigels(self) -> set[str]:
         """Sigels of the libraries that hold at least one live record."""
         with self.lock:
@@ -201,6 +207,17 @@ class Corpus:
         """Record IRIs of the live holdings of one library."""
         with self.lock:
             return sorted(self._sigels.get(sigel, ()))
+
+    def of_type(self, types: set[str]) -> set[str]:
+        """Record IRIs of the live records whose main entity has one of ``types``."""
+        with self.lock:
+            return set().union(*(self._types.get(t, ()) for t in types))
+
+    def in_order(self, iris: set[str] | list[str]) -> list[str]:
+        """``iris`` (live records) in the order of :meth:`iter_records`: (modified, id)."""
+        with self.lock:
+            keys = self._sort_keys
+            return sorted((i for i in iris if i in keys and i not in self.deleted), key=keys.__getitem__)
 
     def iter_records(self, kind: str | None = None, include_deleted: bool = False) -> Iterator[str]:
         """Record IRIs in (modified, id) order, optionally one kind and with deleted records."""
@@ -406,6 +423,7 @@ class Corpus:
                     if same["@id"].startswith(BASE):
                         index(short_id(same["@id"]), "sameAs")
         thing = doc["@graph"][1] if len(doc["@graph"]) > 1 else {}
+        self._types.setdefault(str((thing or doc["@graph"][0]).get("@type")), set()).add(iri)
         if thing.get("@type") == "Item":
             item_of = (thing.get("itemOf") or {}).get("@id")
             if item_of:
@@ -422,6 +440,8 @@ class Corpus:
         for key in self._keys.pop(iri, ()):
             if self._index.get(key, ("",))[0] == iri:
                 del self._index[key]
+        for members in self._types.values():
+            members.discard(iri)
         item_of, sigel = self._held.pop(iri, (None, None))
         if item_of is not None and iri in self._holdings.get(item_of, ()):
             self._holdings[item_of].remove(iri)

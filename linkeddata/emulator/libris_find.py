@@ -23,6 +23,7 @@ from urllib.parse import quote
 from .server import Request, Response, Route, Service
 
 LIBRIS = "https://libris.kb.se/"
+LIBRARY = LIBRIS + "library/"
 _SUBCLASSES: dict[str, set[str]] = {
     "Instance": {"Instance", "Print", "Electronic", "Manuscript", "Tactile"},
     "Agent": {"Agent", "Person", "Organization", "Family", "Meeting", "Jurisdiction"},
@@ -43,6 +44,7 @@ class _Finder:
     def __init__(self, emu: Any):
         self.emu = emu
         self._cache: dict[Any, list[str]] = {}
+        self._values: dict[str, tuple[tuple[int, int], dict[str, set[str]]]] = {}
 
     @property
     def window(self) -> int:
@@ -74,11 +76,68 @@ class _Finder:
         iris = self._cache.get(key)
         if iris is None:  # shared by the server's threads: never re-read a key another thread may clear
             with corpus.lock:
-                iris = [iri for iri in corpus.iter_records() if self.matches(iri, filters)]
+                candidates, exact = self.candidates(filters)
+                if candidates is None:
+                    iris = [iri for iri in corpus.iter_records() if self.matches(iri, filters)]
+                else:
+                    iris = [iri for iri in corpus.in_order(candidates) if exact or self.matches(iri, filters)]
             if len(self._cache) > 64:
                 self._cache.clear()
             self._cache[key] = iris
         return iris
+
+    def candidates(self, filters: list[tuple[str, str]]) -> tuple[set[str] | None, bool]:
+        """The records that can match, from indexes (``None``: no indexed filter), and whether
+        they are exactly the hits (every filter was answered by an index).
+
+        Plain filters on ``@type`` (with subclasses), ``itemOf.@id`` and ``heldBy.@id`` (a
+        library IRI) are looked up in the corpus's own indexes; ``min-``/``max-`` (and ``Ex``)
+        ranges in an index of that field's values, built once per corpus version when first
+        asked for. Values of one filter are ORed, filters ANDed. Candidates of a query with
+        other filters are checked by :meth:`matches`, so the answer is always the full scan's,
+        in time that depends on the hits rather than on the corpus.
+        """
+        corpus = self.emu.corpus
+        groups: dict[str, list[str]] = {}
+        for name, value in filters:
+            groups.setdefault(name, []).extend(v for v in value.split(",") if v != "")
+        found: set[str] | None = None
+        exact = True
+        ranges: dict[str, dict[str, list[str]]] = {}
+        for name, values in groups.items():
+            prefix = next((p for p in _RANGE if name.startswith(p)), "")
+            if prefix:
+                ranges.setdefault(name[len(prefix):], {}).setdefault(prefix, []).extend(values)
+                continue
+            if name == "@type":
+                part = corpus.of_type(set().union(*(_SUBCLASSES.get(v, {v}) for v in values)))
+            elif name == "itemOf.@id":
+                part = {h for v in values for h in corpus.holdings_of_exact(v)}
+            elif name == "heldBy.@id" and all(v.startswith(LIBRARY) for v in values):
+                part = {h for v in values for h in corpus.held_by(v[len(LIBRARY):])}
+            else:
+                exact = exact and name == "q" and all(v.strip() == "*" for v in values)
+                continue
+            found = part if found is None else found & part
+        for path, bounds in ranges.items():
+            part = {iri for value, iris in self.value_index(path).items() if _in_ranges([value], bounds) for iri in iris}
+            found = part if found is None else found & part
+        return found, exact
+
+    def value_index(self, path: str) -> dict[str, set[str]]:
+        """Value of ``path`` → live records with it (built once per corpus version, when first used)."""
+        corpus = self.emu.corpus
+        version = (len(corpus.changes), len(corpus.records))
+        kept = self._values.get(path)
+        if kept is None or kept[0] != version:
+            index: dict[str, set[str]] = {}
+            with corpus.lock:
+                for iri in corpus.iter_records():
+                    graph = corpus.records[iri]["@graph"]
+                    for value in self.values(iri, graph[0], _framed(graph), path):
+                        index.setdefault(value, set()).add(iri)
+            kept = self._values[path] = (version, index)
+        return kept[1]
 
     def matches(self, iri: str, filters: list[tuple[str, str]]) -> bool:
         doc = self.emu.corpus.records.get(iri)
