@@ -1,10 +1,14 @@
-"""Service base URLs and other settings.
+"""Service base URLs, the IRI rules of the data, and other settings.
 
 Every service has a canonical base (the one that appears in data) and a configured
 base (where requests go). The configured base comes from an explicit argument,
 else the ``LINKEDDATA_<SERVICE>_URL`` environment variable, else, for the services
 on the Libris host (OAI-PMH, the EMM change feed), the configured Libris base plus
 their path, else the canonical one. ``linkeddata config`` prints them all.
+
+The IRIs stored data uses are built here and nowhere else: :func:`library_iri` (a
+Libris library), :data:`KBV_PROFILE` (the KBV system context),
+:data:`LIBRARY_BASE`; they always use the canonical bases.
 
 >>> service_url("libris", env={})
 'https://libris.kb.se'
@@ -17,8 +21,10 @@ their path, else the canonical one. ``linkeddata config`` prints them all.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import ConfigError
 
@@ -42,6 +48,25 @@ DERIVED: dict[str, str] = {"oaipmh": "/api/oaipmh", "emm": "/api/emm"}
 _DATA_SERVICES = ("id", "libris")
 
 DEFAULT_STORE = "linkeddata-store"
+
+#: Canonical base of Libris's library IRIs (``heldBy`` of holdings, bibdb's organisations).
+LIBRARY_BASE = SERVICES["libris"] + "/library/"
+#: The KBV system context: the profile of data as Libris stores it (no mapping).
+KBV_PROFILE = SERVICES["id"] + "/sys/context/kbv"
+
+
+def library_iri(sigel_or_iri: str) -> str:
+    """Libris's IRI of a library: :data:`LIBRARY_BASE` plus the sigel, whitespace removed
+    and URL-encoded; an ``http(s)://`` IRI passes through unchanged.
+
+    >>> library_iri(" Hig ")
+    'https://libris.kb.se/library/Hig'
+    >>> library_iri("https://libris.kb.se/library/Umu")
+    'https://libris.kb.se/library/Umu'
+    """
+    if sigel_or_iri.startswith(("http://", "https://")):
+        return sigel_or_iri
+    return LIBRARY_BASE + quote(re.sub(r"\s+", "", sigel_or_iri), safe="")
 
 
 def env_name(service: str) -> str:

@@ -166,9 +166,10 @@ def _kbv_context_json() -> str:
     return json.dumps(kbv_context(), ensure_ascii=False)
 
 
-def target_context(profile_iri: str) -> dict[str, Any] | None:
-    """The pinned target context of a profile IRI, or ``None`` when not bundled."""
-    doc = _lookup_bundled(profile_iri)
+def pinned_context(iri: str) -> dict[str, Any] | None:
+    """The ``@context`` of a bundled (pinned) context document, ``None`` when not bundled
+    (:func:`linkeddata.profiles.target_context` is the one for profiles)."""
+    doc = _lookup_bundled(iri)
     return doc["@context"] if doc else None
 
 

@@ -36,14 +36,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .config import KBV_PROFILE, SERVICES
 from .errors import InvalidInputError, LinkedDataError, ParseError
 from .records import Record
 
 log = logging.getLogger(__name__)
 
-TARGET_BASE = "https://id.kb.se/sys/context/target/"
-#: The default profile of Libris: the KBV system context (no mapping).
-KBV_PROFILE = "https://id.kb.se/sys/context/kbv"
+TARGET_BASE = SERVICES["id"] + "/sys/context/target/"
 
 #: Short names of the target profiles.
 PROFILES: dict[str, str] = {
@@ -117,10 +116,10 @@ def target_context(profile: str) -> Any:
 
     :raises InvalidInputError: ``Profile <…> is not available`` for other IRIs.
     """
-    from .jsonld import target_context as pinned
+    from .jsonld import pinned_context
 
     iri = resolve_profile(profile)
-    context = pinned(iri) if iri in AVAILABLE_PROFILES else None
+    context = pinned_context(iri) if iri in AVAILABLE_PROFILES else None
     if context is None:
         raise InvalidInputError(f"Profile <{iri}> is not available")
     return context

@@ -42,7 +42,7 @@ from urllib.parse import unquote
 import requests
 
 from .checkpoints import Checkpoint, check_interrupt, open_checkpoint
-from .config import service_url
+from .config import LIBRARY_BASE, library_iri, service_url
 from .errors import GoneError, HTTPError, InvalidInputError, LinkedDataError, NotFoundError, ServiceUnavailableError
 from .libris.changes import Activity, ChangeFeed, parse_time
 from .libris.dumps import DumpClient, DumpPage, DumpReader, DumpRegenerated, check_selection, iter_download, library_selection
@@ -61,7 +61,6 @@ MAX_RESTARTS = 5
 #: How often a cut-off download is tried again before the run fails.
 DOWNLOAD_ATTEMPTS = 3
 DUMP_DIR = Path(".linkeddata") / "dumps"
-LIBRARY_BASE = "https://libris.kb.se/library/"
 KBV = "https://id.kb.se/vocab/"
 Progress = Callable[[int], None] | None
 
@@ -414,7 +413,7 @@ class _Relevance:
         self.store = store
         self.fetch_record = fetch
         kind, _, value = selection.partition(":")
-        self.library = LIBRARY_BASE + value if kind == "itemAndInstance" else None
+        self.library = library_iri(value) if kind == "itemAndInstance" else None
         self.type = value if kind == "type" else None
         self.types = set(types) | ({value} if self.type else set())
 
@@ -658,9 +657,8 @@ def _load_organisations(run: _Run, selections: list[str]) -> None:
         iri = row[0].value
         if iri.startswith(LIBRARY_BASE):
             sigels.add(unquote(iri[len(LIBRARY_BASE):]))
-    from .organisations.model import swedish_iri
 
-    todo = sorted(s for s in sigels if not run.store.has_graph(swedish_iri(s)))
+    todo = sorted(s for s in sigels if not run.store.has_graph(library_iri(s)))
     if not todo:
         return
     missing: list[str] = []

@@ -32,6 +32,7 @@ import time
 from typing import Any
 from urllib.parse import unquote, urlencode
 
+from ..config import KBV_PROFILE
 from .corpus import BASE, checksum, short_id
 from .server import Request, Response, Service
 
@@ -44,7 +45,6 @@ EXTENSIONS: dict[str, str] = {"jsonld": "application/ld+json", "json": "applicat
                               "n3": "text/n3"}
 _EXT_OF = {"application/ld+json": "jsonld", "application/json": "json", "text/turtle": "ttl", "application/trig": "trig",
            "application/rdf+xml": "rdf", "text/n3": "n3"}
-KBV_PROFILE = "https://id.kb.se/sys/context/kbv"
 CONTEXT_PATH = "/context.jsonld"
 CONTEXT_LINK = f'<{CONTEXT_PATH}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 _PATH = re.compile(r"/(?P<id>.+?)(?P<view>/(?:data|data-view|_changesets)(?:\.(?P<ext>\w+))?)?")
@@ -288,9 +288,9 @@ def frame_thing(doc: dict[str, Any], record_iri: str, lens: str) -> dict[str, An
 
 @functools.lru_cache(maxsize=8)
 def _prefixes(profile: str | None) -> dict[str, str]:
-    from ..jsonld import kbv_context, target_context
+    from ..jsonld import kbv_context, pinned_context
 
-    context = (target_context(profile) if profile else None) or kbv_context()
+    context = (pinned_context(profile) if profile else None) or kbv_context()
     contexts = context if isinstance(context, list) else [context]
     prefixes: dict[str, str] = {}
     for ctx in contexts:

@@ -39,14 +39,13 @@ from urllib.parse import quote, unquote, urljoin
 
 import requests
 
-from ..config import service_url, to_canonical_iri
+from ..config import library_iri, service_url, to_canonical_iri
 from ..errors import HTTPError, InvalidInputError, LinkedDataError, RepeatedPageError, ServiceUnavailableError
 from ..http import Pager, download, make_session, request
 from ..records import Record
 
 log = logging.getLogger(__name__)
 
-LIBRARY_BASE = "https://libris.kb.se/library/"
 _SIGEL_RE = re.compile(r"[^\s/?#&|]{1,40}")
 _CLASS_RE = re.compile(r"[A-Za-z][\w-]*(:[A-Za-z][\w-]*)?")
 #: Largest number of page requests one dump read makes (bounds every loop).
@@ -288,7 +287,7 @@ class DumpReader:
 
         self.selection = check_selection(selection)
         kind, _, value = selection.partition(":")
-        self.library = LIBRARY_BASE + value if kind == "itemAndInstance" else None
+        self.library = library_iri(value) if kind == "itemAndInstance" else None
         self.contexts: dict[str, Any] = {}
         self.instances: set[str] = set()
         self.skipped: list[tuple[str, str]] = []

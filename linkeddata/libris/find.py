@@ -19,11 +19,11 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode, urljoin
+from urllib.parse import urlencode, urljoin
 
 import requests
 
-from ..config import SERVICES, service_url, to_canonical_iri
+from ..config import SERVICES, library_iri, service_url, to_canonical_iri
 from ..errors import HTTPError, InvalidInputError, LinkedDataError
 from ..http import Pager, make_session, request
 from ..http import fetch_many as fetch_many  # its home is http; kept here for callers
@@ -57,15 +57,6 @@ MAX_PAGE_SIZE = 4000
 DEFAULT_MAX_ITEMS = 10000
 
 Params = list[tuple[str, str]]
-
-
-def library_iri(sigel: str) -> str:
-    """The Libris IRI of a library sigel, as used in ``heldBy.@id`` filters.
-
-    >>> library_iri("Hig")
-    'https://libris.kb.se/library/Hig'
-    """
-    return f"{SERVICES['libris']}/library/{quote(sigel, safe='')}"
 
 
 def _text(value: Any) -> str:

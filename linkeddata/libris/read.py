@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from ..config import SERVICES, service_url, to_canonical_iri
+from ..config import KBV_PROFILE, SERVICES, service_url, to_canonical_iri
 from ..errors import InvalidInputError, NegotiationError, ParseError
 from ..http import make_session, request
 from ..records import Record
@@ -47,8 +47,6 @@ EXTENSIONS: dict[str, str] = {"jsonld": "jsonld", "json": "json", "ttl": "ttl", 
 #: Fallback order of the RDF media types in ``Accept``.
 _ACCEPT_ORDER = ("text/turtle", "application/trig", "application/ld+json", "application/rdf+xml", "application/json")
 _JSON_TYPES = ("application/ld+json", "application/json")
-#: The default profile (no mapping).
-KBV_PROFILE = "https://id.kb.se/sys/context/kbv"
 LENSES = ("chip", "card", "none")
 _LIBRIS = SERVICES["libris"]
 _LEGACY = re.compile(r"https?://libris\.kb\.se/(?:resource/)?(?:bib|auth|hold)/\d+")

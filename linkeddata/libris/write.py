@@ -41,12 +41,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
 from ..auth import LibrisAuth, make_auth, resolve_sigel
-from ..config import SERVICES, service_url, to_canonical_iri
+from ..config import SERVICES, library_iri, service_url, to_canonical_iri
 from ..errors import (
     AuthError,
     ConflictError,
@@ -62,7 +61,6 @@ log = logging.getLogger(__name__)
 
 LD_JSON = "application/ld+json"
 MARC_JSON = "application/x-marc-json"
-LIBRARY_BASE = SERVICES["libris"] + "/library/"
 TEMP_BASE = "https://id.kb.se/TEMPID"
 #: Statuses the write endpoints answer that we turn into errors ourselves.
 _HANDLED = (400, 401, 403, 404, 405, 406, 409, 410, 412)
@@ -84,17 +82,6 @@ class WriteResult:
 
 
 # ---------------------------------------------------------------- ids
-
-
-def library_iri(sigel_or_iri: str) -> str:
-    """``https://libris.kb.se/library/<sigel>`` for a sigel (IRIs pass through).
-
-    >>> library_iri("Umu")
-    'https://libris.kb.se/library/Umu'
-    """
-    if sigel_or_iri.startswith(("http://", "https://")):
-        return sigel_or_iri
-    return LIBRARY_BASE + quote(sigel_or_iri.strip(), safe="")
 
 
 def record_iri(id_or_iri: str) -> str:

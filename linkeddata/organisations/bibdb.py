@@ -47,7 +47,7 @@ from .. import config
 from ..errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError
 from ..http import Pager, offset_rule, session_for
 from .isil import _get_json, _session, isil_for_sigel
-from .model import BIBDB_TYPE_BASE, LIBRIS_LIBRARY_BASE, Address, Organisation, bibdb_record, coordinate, swedish_iri
+from .model import BIBDB_TYPE_BASE, Address, Organisation, bibdb_record, coordinate, swedish_iri
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def organisation_from_bibdb(lib: Any, source: str = "library database record") -
     org_obj = lib.get("organisation") or lib.get("organization")
     parent = None
     if isinstance(org_obj, dict) and _text(org_obj, "code"):
-        parent = LIBRIS_LIBRARY_BASE + "org/" + quote(re.sub(r"\s+", "", _text(org_obj, "code") or ""), safe="")
+        parent = config.LIBRARY_BASE + "org/" + quote(re.sub(r"\s+", "", _text(org_obj, "code") or ""), safe="")
     libtype = _text(lib, "library_type")
     org_type = (_text(lib, "org_type") or "library").lower()
     contact = next((a for a in addresses if a.email or a.telephone), None)

@@ -82,6 +82,7 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
+from ..config import SERVICES, library_iri
 from ..records import Record
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,8 @@ RDFS_SEEALSO = "http://www.w3.org/2000/01/rdf-schema#seeAlso"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
 LOBID_ORG_BASE = "http://lobid.org/organisations/"
-AGENCY_BASE = "https://sigel.staatsbibliothek-berlin.de"
-LIBRIS_LIBRARY_BASE = "https://libris.kb.se/library/"
-BIBDB_BASE = "https://bibdb.libris.kb.se"
+AGENCY_BASE = SERVICES["isil"]
+BIBDB_BASE = SERVICES["bibdb"]
 LIBTYPE_BASE = "http://purl.org/lobid/libtype#n"
 BIBDB_TYPE_BASE = "https://id.kb.se/term/bibdb/"
 
@@ -233,9 +233,8 @@ def german_iri(isil: str) -> str:
     return f"{LOBID_ORG_BASE}{quote(isil, safe='-:')}#!"
 
 
-def swedish_iri(sigel: str) -> str:
-    """Libris's library IRI for a sigel (whitespace removed, URL-encoded)."""
-    return LIBRIS_LIBRARY_BASE + quote(re.sub(r"\s+", "", sigel), safe="")
+#: Libris's library IRI for a sigel (the one rule, :func:`linkeddata.config.library_iri`).
+swedish_iri = library_iri
 
 
 def agency_page(isil: str) -> str:
