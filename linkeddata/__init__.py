@@ -53,6 +53,8 @@ _LAZY: dict[str, str] = {
     "run_query": "query",
     "bundled_queries": "query",
     "format_results": "query",
+    "stream_query": "query_run",
+    "QueryLimitError": "query_run",
     "dump_store": "dump",
     # JSON-LD and profiles
     "expand": "jsonld",

@@ -371,7 +371,11 @@ def query_oxigraph(inner: ox.Store, query: str, params: Mapping[str, Any] | None
     """Run a query (as :func:`run_query`) on a ``pyoxigraph.Store``, parameters in a ``VALUES`` block."""
     text = resolve_query(query)
     name = query.strip() if query.strip() in bundled_queries() else None
-    text = with_values(text, params, name=name)
+    return evaluate(inner, with_values(text, params, name=name), union=union)
+
+
+def evaluate(inner: ox.Store, text: str, *, union: bool = True) -> Any:
+    """SPARQL text (parameters already bound) run by pyoxigraph; errors as :class:`QueryError`."""
     try:
         return inner.query(text, use_default_graph_as_union=union, prefixes=PREFIXES)
     except SyntaxError as exc:

@@ -594,7 +594,9 @@ class LocalStore(RecordLoader):
 
     def close(self) -> None:
         """Flush and forget this store, releasing its lock once no other reference holds it."""
-        self.flush()
+        if self.path is not None and not self.read_only:
+            self.inner.flush()
+            self.publish_snapshot(force=True)  # readers see all that was written
         with _open_lock:
             if self.path is not None and _open_stores.get(self.path) is self:
                 del _open_stores[self.path]

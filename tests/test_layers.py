@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["__about__", "errors", "config", "http", "records", "auth", "resources", "tables", "progress"]),
     ("rdf", ["jsonld", "readers", "profiles", "formats"]),
     ("clients", ["libris", "organisations"]),
-    ("store", ["store_protocol", "store", "remote", "stores", "query", "sources", "dump"]),
+    ("store", ["store_protocol", "store", "remote", "stores", "query", "query_run", "sources", "dump"]),
     ("jobs", ["checkpoints", "harvest", "harvest_files", "sync", "build", "buildconfig"]),
     ("front", ["", "__main__", "cli", "notebook", "serve"]),
     ("testing", ["emulator", "testing", "demo"]),

@@ -22,7 +22,7 @@ STRICT_MODULES = [
     "linkeddata.organisations.isil", "linkeddata.store_protocol", "linkeddata.sources", "linkeddata.harvest",
     "linkeddata.serve", "linkeddata.cli", "linkeddata.cli.core", "linkeddata.cli.emulator", "linkeddata.cli.fetch_cmd",
     "linkeddata.cli.serve", "linkeddata.cli.services", "linkeddata.cli.common", "linkeddata.cli.write",
-    "linkeddata.query", "linkeddata.dump", "linkeddata.stores", "linkeddata.testing", "linkeddata.testing.pytest_plugin",
+    "linkeddata.query", "linkeddata.query_run", "linkeddata.dump", "linkeddata.stores", "linkeddata.testing", "linkeddata.testing.pytest_plugin",
     "linkeddata.emulator", "linkeddata.emulator.bibdb", "linkeddata.emulator.isil", "linkeddata.emulator.libris",
     "linkeddata.emulator.login", "linkeddata.emulator.xsearch", "linkeddata.progress", "linkeddata.notebook",
     "linkeddata.notebook.frames", "linkeddata.notebook.maps", "linkeddata.notebook.magics", "linkeddata.notebook.session",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -101,6 +102,35 @@ def write_output(output: str | None, data: bytes | str, *, report: bool = True) 
         raise InvalidInputError(f"cannot write {os_error_text(exc, output)}") from exc
     if report:
         click.echo(f"Wrote {len(body)} bytes to {output}", err=True)
+
+
+@contextlib.contextmanager
+def binary_output(output: str | None) -> Iterator[IO[bytes]]:
+    """A binary stream for ``output``: standard output for ``None`` or ``-``; else a file
+    written beside it and renamed into place only when the block succeeds (a failed or
+    stopped command leaves no partial file)."""
+    from ..errors import InvalidInputError
+
+    if output is None or output == "-":
+        yield sys.stdout.buffer
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        fh = open(part, "wb")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {os_error_text(exc, output)}") from exc
+    try:
+        with fh:
+            yield fh
+        os.replace(part, target)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise InvalidInputError(f"cannot write {os_error_text(exc, output)}") from exc
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
 
 
 def read_input(source: str) -> str:

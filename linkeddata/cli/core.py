@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from ..query import OUTPUT_FORMATS
+from ..query_run import DEFAULT_MAX_MEMORY, DEFAULT_TIMEOUT
 from .common import (
     FormatChoice,
+    binary_output,
     echo_table,
     get_session,
     os_error_text,
@@ -88,8 +90,12 @@ def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | No
 @output_option("Write results to FILE instead of standard output.")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also draw the rows' latitude/longitude on a map: a .png or .svg file (notebook extra).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=DEFAULT_TIMEOUT, show_default=True,
+              metavar="SECONDS", help="Stop the query after this long (0: no limit).")
+@click.option("--max-memory", type=click.IntRange(min=0), default=DEFAULT_MAX_MEMORY // 1024**2, show_default=True,
+              metavar="MB", help="Memory the query may use, in MB (0: no limit).")
 def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, ...], output: str | None,
-          map_path: Path | None) -> None:
+          map_path: Path | None, timeout: float, max_memory: int) -> None:
     """Run a bundled query name, a .rq file, inline SPARQL, or - (SPARQL on standard input).
 
     \b
@@ -101,7 +107,8 @@ def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, .
       echo 'ASK { ?s ?p ?o }' | linkeddata query - --store ./kg
       linkeddata query libraries-near -p lat=59.33 -p long=18.07 -p km=500 --store ./kg --map near.png
     """
-    from ..query import format_results, parse_params, run_query
+    from ..query import parse_params, run_query
+    from ..query_run import stream_query
     from ..stores import open_store
 
     parsed = parse_params(params)
@@ -113,14 +120,14 @@ def query(query_text: str, store: Path, fmt: str, nl: bool, params: tuple[str, .
         raise click.ClickException(f"no store at {store}; build one with `linkeddata load` or `linkeddata build`")
     if map_path and map_path.suffix.lower() not in (".png", ".svg"):
         raise click.BadParameter(f"a map is a .png or .svg file, not {map_path.name}", param_hint="--map")
-    st = open_store(store, read_only=True)
+    st = open_store(store, read_only=True) if not isinstance(store, Path) else store
     _warn_unfinished(store)
-    text = format_results(run_query(st, query_text, parsed), fmt, nl=nl)
-    write_output(output, text if text.endswith("\n") else text + "\n", report=False)
+    with binary_output(output) as out:
+        stream_query(st, query_text, out, parsed, fmt=fmt, nl=nl, timeout=timeout, max_memory=max_memory * 1024**2)
     if map_path:
         from ..notebook.maps import save_map
 
-        drawn = save_map(run_query(st, query_text, parsed), map_path)
+        drawn = save_map(run_query(open_store(store, read_only=True), query_text, parsed), map_path)
         click.echo(f"map: {drawn.drawn} drawn, {drawn.skipped_rows} without coordinates, in {map_path}", err=True)
 
 
