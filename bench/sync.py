@@ -219,7 +219,7 @@ def scenario_build_find(size: int, workdir: Path) -> dict[str, Any]:
     import re
 
     from linkeddata.query import results_to_records, run_query
-    from linkeddata.store import open_store
+    from linkeddata.stores import open_store
 
     entries = _find_entries(size)
     with _prepared(size) as emu, tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
