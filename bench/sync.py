@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -266,30 +264,22 @@ def _kill_chain(emu: Any, args: list[str], kills: int, seed: str, store: Path | 
     finishes before enough kills is checked against ``expected`` and the store started afresh."""
     import shutil
 
-    rng = random.Random(seed)
-    killed = attempts = 0
+    from linkeddata.testing.kills import kill_chain
+
     equal = True
-    while killed < kills and attempts < kills * 4:
-        attempts += 1
-        start = len(emu.request_log)
-        after = rng.randint(1, 40)
-        moment = rng.uniform(0.3, 2.5) if attempts % 3 == 0 else None
-        proc = subprocess.Popen([sys.executable, "-m", "linkeddata", *args], env=_env(emu),
+
+    def fresh() -> None:
+        nonlocal equal
+        assert store is not None
+        equal &= _digest(store) == expected
+        shutil.rmtree(store)
+
+    def spawn() -> subprocess.Popen[Any]:
+        return subprocess.Popen([sys.executable, "-m", "linkeddata", *args], env=_env(emu),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        began = time.monotonic()
-        while proc.poll() is None and time.monotonic() - began < 120:
-            if (moment is None and len(emu.request_log) - start >= after) or (
-                    moment is not None and time.monotonic() - began >= moment):
-                break
-            time.sleep(0.002)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=120)
-        killed += proc.returncode == -signal.SIGKILL
-        if proc.returncode == 0 and store is not None and killed < kills:
-            equal &= _digest(store) == expected
-            shutil.rmtree(store)
-    return killed, attempts, equal
+
+    chain = kill_chain(spawn, emu.request_log, kills, seed=seed, finished=fresh if store is not None else None)
+    return chain.killed, chain.attempts, equal
 
 
 def scenario_sync_kill(size: int, workdir: Path) -> dict[str, Any]:

@@ -126,7 +126,7 @@ class SyncSummary:
         if dumped and self.records:
             cost = f", {self.total_requests * 1000 / self.records:.1f} per 1000 records"
         elif "change feed" in self.modes.values():
-            cost = f" for {self.changes} changes"
+            cost = f" for {self.changes} change" + ("" if self.changes == 1 else "s")
         else:
             cost = ""
         lines = [f"Synced {how}: {self.records} records loaded, {self.deleted} deleted, {len(self.skipped)} skipped, "

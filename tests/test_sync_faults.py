@@ -4,17 +4,15 @@ get exactly the store of a run without faults (the bench kills more often: `benc
 from __future__ import annotations
 
 import os
-import random
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from linkeddata.emulator import Emulator
+from linkeddata.testing.kills import kill_chain
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLS = 3  # per phase here; the bench runs >= 20 (`python -m bench sync-kill`)
@@ -73,29 +71,14 @@ def _kill_chain(emu, mode: str, store: Path, seed: str, expected: str | None = N
     is then started afresh (so every kill falls in a dump load)."""
     import shutil
 
-    rng = random.Random(seed)
-    kills = attempts = 0
-    while kills < KILLS and attempts < MAX_ATTEMPTS:
-        attempts += 1
-        start = len(emu.request_log)
-        after = rng.randint(1, 25)
-        moment = rng.uniform(0.3, 1.5) if attempts % 3 == 0 else None
-        proc = _spawn(emu, mode, store)
-        began = time.monotonic()
-        while proc.poll() is None and time.monotonic() - began < RUN_TIMEOUT:
-            if (moment is None and len(emu.request_log) - start >= after) or (
-                    moment is not None and time.monotonic() - began >= moment):
-                break
-            time.sleep(0.002)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=RUN_TIMEOUT)
-        assert proc.returncode in (0, -signal.SIGKILL), f"sync failed with exit {proc.returncode}"
-        kills += proc.returncode == -signal.SIGKILL
-        if proc.returncode == 0 and expected is not None and kills < KILLS:
-            assert _digest(store) == expected
-            shutil.rmtree(store)
-    return kills
+    def fresh() -> None:
+        assert _digest(store) == expected
+        shutil.rmtree(store)
+
+    chain = kill_chain(lambda: _spawn(emu, mode, store), emu.request_log, KILLS, seed=seed, max_attempts=MAX_ATTEMPTS,
+                       max_requests=25, moments=(0.3, 1.5), timeout=RUN_TIMEOUT,
+                       finished=fresh if expected is not None else None)
+    return chain.killed
 
 
 @pytest.mark.parametrize("mode", ["pages", "download"])
