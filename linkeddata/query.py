@@ -136,7 +136,12 @@ def resolve_query(query: str) -> str:
         path = Path(text)
         if not path.is_file():
             raise QueryError(f"no query file {text} (bundled queries: {', '.join(queries)})")
-        return path.read_text("utf-8")
+        try:
+            return path.read_text("utf-8")
+        except UnicodeDecodeError as exc:
+            raise QueryError(f"query file {text} is not UTF-8 text (byte {exc.start})") from exc
+        except OSError as exc:
+            raise QueryError(f"cannot read query file {text}: {exc.strerror or exc}") from exc
     if re.search(r"\b(SELECT|CONSTRUCT|ASK|DESCRIBE)\b", text, re.IGNORECASE):
         return text
     raise QueryError(f"unknown query {text!r}: not a bundled query ({', '.join(queries)}), .rq file or SPARQL")

@@ -197,8 +197,16 @@ def _head(stream: IO[bytes], source: str) -> tuple[str, Any, bool]:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    text = str(exc).strip()
+    if text[:2] in ("b'", 'b"'):  # yajl's message arrives as the repr of bytes
+        import ast
+
+        try:
+            text = ast.literal_eval(text).decode("utf-8", "replace").strip()
+        except (ValueError, SyntaxError, AttributeError):
+            pass
+    lines = text.splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def json_document_records(stream: IO[bytes], source: str, graph: str | None = None) -> Iterator[Record]:

@@ -285,3 +285,14 @@ def test_advertised_one_gigabyte_body_is_refused_by_the_default_request_path():
     assert "\n" not in message and server.url in message
     assert "exceeds" in message and "1073741824" in message
     assert server.sent == 1  # one response, refused from its headers: no retry, nothing downloaded
+
+
+def test_a_document_that_is_not_json_is_skipped_with_a_readable_reason(tmp_path):
+    from linkeddata.cli import cli
+
+    bad = tmp_path / "utf16.jsonld"
+    bad.write_bytes("\ufeff{\"@id\": \"https://libris.kb.se/x\"}".encode("utf-16-le"))
+    result = CliRunner().invoke(cli, ["load", str(bad), "--store", str(tmp_path / "kg")])
+    assert result.exit_code == 2, result.output
+    [line] = [line for line in result.output.splitlines() if line.startswith("skipped")]
+    assert "not valid JSON (lexical error: invalid char in json text.)" in line and "b'" not in line

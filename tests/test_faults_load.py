@@ -168,3 +168,63 @@ def test_html_instead_of_a_record_is_reported_not_loaded(emu, faults, tmp_path, 
     assert victim not in store.graphs()
     assert any(victim.rsplit("/", 1)[-1] in ident + reason for ident, reason in summary.skipped)
     store.close()
+
+
+def test_a_harvest_under_redirect_faults_stores_the_view_it_asked_for(emu, faults, tmp_path, find_reference):
+    """A proxy that drops the query (``embellished=false``) lands on the embellished view: the
+    client sees it and asks again; a record that never comes back as asked is skipped, named."""
+    bibs = sorted(g for g in find_reference[1] if emu.corpus.kind(g) == "bib")
+    once, always = bibs[:5], bibs[5]
+    for iri in once:  # the first answer for each of these records is the embellished view
+        faults.add("redirect", service="libris", path=f"^/{iri.rsplit('/', 1)[-1]}\\?.*embellished=false", times=1)
+    faults.add("redirect", service="libris", path=f"^/{always.rsplit('/', 1)[-1]}\\?.*embellished=false",
+               times=None)
+    store = open_store(tmp_path / "kg")
+    summary = _find(emu, store)
+    assert all(rule.fired >= 1 for rule in faults.rules)
+    assert [ident for ident, _ in summary.skipped] == [always] or [
+        ident for ident, _ in summary.skipped] == [always.rsplit("/", 1)[-1]], summary.skipped
+    assert "embellished=false" in summary.skipped[0][1] and "\n" not in summary.skipped[0][1]
+    assert store.graphs() == find_reference[1] - {always}
+    reference = open_store(None)
+    reference.inner.load(find_reference[0].encode(), format=__import__("pyoxigraph").RdfFormat.N_QUADS)
+    for graph in store.graphs():  # the stored views equal the fault-free ones, graph for graph
+        assert store.count_triples(graph) == reference.count_triples(graph), graph
+    store.close()
+
+
+def test_cli_harvest_names_a_bad_record_moves_past_it_and_retry_skipped_loads_it(tmp_path, monkeypatch):
+    """One OAI deletion with an invalid IRI and one record that does not convert: the harvest
+    completes (exit 2, each named on one line, the page's other records loaded); the skip list
+    keeps the record, and ``--retry-skipped`` fetches it from the record API."""
+    from click.testing import CliRunner
+
+    from linkeddata.cli import cli
+    import requests
+
+    failing = "f5nc8rlm2x0vq7s"
+    with Emulator(services=["oaipmh", "libris"], size=20, oai_conversion_failures=[failing]) as emulator:
+        for name, value in emulator.env().items():
+            monkeypatch.setenv(name, value)
+        store = str(tmp_path / "kg")
+        real = requests.get(emulator.url("oaipmh"), params={"verb": "ListRecords", "metadataPrefix": "jsonld",
+                                                           "set": "bib"}, timeout=30).text
+        deleted = ('<record><header status="deleted"><identifier>https://libris.kb.se/bad id</identifier>'
+                   "<datestamp>2026-07-01T10:00:00Z</datestamp></header></record>")
+        assert "<ListRecords>" in real
+        emulator.faults.add("body", service="oaipmh", path="verb=ListRecords", times=1, content_type="text/xml",
+                            body=real.replace("<ListRecords>", "<ListRecords>" + deleted, 1))
+        first = CliRunner().invoke(cli, ["--no-cache", "harvest", "oai", "--set", "bib", "--store", store, "-q"])
+        assert first.exit_code == 2, first.output
+        named = [line for line in first.output.splitlines() if "skipped" in line and "https://" in line]
+        assert len(named) == 2, first.output
+        assert any("bad id" in line for line in named) and any(failing in line for line in named)
+        assert "Traceback" not in first.output
+        loaded = open_store(store, read_only=True).graphs()
+        assert f"https://libris.kb.se/{failing}" not in loaded and len(loaded) >= 10
+        again = CliRunner().invoke(cli, ["--no-cache", "harvest", "oai", "--set", "bib", "--retry-skipped",
+                                         "--store", store, "-q"])
+        assert again.exit_code == 2, again.output  # the invalid IRI stays in the skip list, named
+        assert "bad id: not a valid record IRI" in again.output
+        assert f"https://libris.kb.se/{failing}" in open_store(store, read_only=True).graphs()
+        assert not [r for r in emulator.request_log if "bad" in r.path]  # an invalid IRI is never requested

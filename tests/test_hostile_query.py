@@ -199,3 +199,12 @@ def test_cli_query_memory_limit_and_no_limits(kg):
     assert ok.exit_code == 0 and ok.output == "n\n200\n"
     bound = run("query", "holdings-of", "-p", "instance=k9dt4hbw6p1ncz8", "--store", str(kg), "--format", "csv")
     assert bound.exit_code == 0 and bound.output.count("\n") == 1  # parameters reach the worker (header, no rows)
+
+
+def test_a_query_that_is_not_utf8_is_one_line(kg, tmp_path):
+    bad = tmp_path / "bad.rq"
+    bad.write_bytes(b"SELECT \xe5 WHERE {}")
+    for args, stdin in (([str(bad)], None), (["-"], bad.read_bytes())):
+        result = CliRunner().invoke(cli, ["query", *args, "--store", str(kg)], input=stdin)
+        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        assert "not UTF-8 text (byte 7)" in result.output and "Traceback" not in result.output

@@ -150,3 +150,38 @@ def test_another_lens_in_content_location_is_asked_again_then_refused(session, m
         with pytest.raises(NegotiationError) as info:
             fetch_record("k9dt4hbw6p1ncz8", session=session, lens="chip")
     assert "lens" in one_line(info.value) and len(libris.requests) == 2
+
+
+# ------------------------------------------------------------------ the commands, end to end
+
+_FOREIGN_RECORD = _record("FOREIGN")
+
+
+@pytest.mark.parametrize("args", [
+    ["load", "{libris}/x.jsonld"],  # a URL given by the user: its own host only
+    ["load", "k9dt4hbw6p1ncz8"],  # a Libris record: a foreign body must never become its graph
+    ["harvest", "oai", "-q"],
+    ["harvest", "find", "*", "-q"],
+    ["fetch", "k9dt4hbw6p1ncz8"],
+])
+def test_commands_refuse_a_redirect_to_an_unconfigured_host(args, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from linkeddata.cli import cli
+    from linkeddata.stores import open_store
+
+    store = tmp_path / "kg"
+    with RawServer(answer(_FOREIGN_RECORD, {"Content-Type": "application/ld+json"})) as foreign:
+        with RawServer(redirect_to(foreign.url("/evil.jsonld"))) as libris:
+            monkeypatch.setenv("LINKEDDATA_LIBRIS_URL", libris.base)
+            monkeypatch.setenv("LINKEDDATA_OAIPMH_URL", libris.base + "/oai")
+            argv = [a.format(libris=libris.base) for a in args]
+            argv += ["--store", str(store)] if args[0] != "fetch" else []
+            result = CliRunner().invoke(cli, ["--no-cache", *argv])
+    assert result.exit_code == (2 if args[0] == "load" else 1), result.output
+    problems = [line for line in result.output.splitlines() if foreign.url("/evil.jsonld") in line]
+    assert len(problems) == 1 and "not a configured service" in problems[0], result.output
+    assert "Traceback" not in result.output
+    assert foreign.requests == []
+    if store.exists():
+        assert open_store(store, read_only=True).count_triples() == 0

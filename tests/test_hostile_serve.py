@@ -171,7 +171,8 @@ def test_a_heavy_query_times_out(store_path):
         start = time.monotonic()
         r = _form_post(server.url, "/query", heavy)
         took = time.monotonic() - start
-        assert r.status_code == 504 and "1 s" in r.text and took < 5, (r.status_code, took)
+        # the answer waits for the backend's restart (seconds on a loaded machine); the query alone runs for minutes
+        assert r.status_code == 504 and "1 s" in r.text and took < 1 + 20, (r.status_code, took)
         assert server.restarts == 1
         assert _count(server.url) > 0  # and the server still answers
 

@@ -367,8 +367,9 @@ def test_triples_per_second_leaves_out_fetch_time(emulator, session):
     store = open_store(None)
     started = time.perf_counter()
     stats = store.load_records(fetched())
-    assert time.perf_counter() - started >= 1.2
-    assert stats.seconds < 0.8 and stats.triples > 0
+    elapsed = time.perf_counter() - started
+    assert elapsed >= 1.2
+    assert stats.seconds < elapsed - 1.1 and stats.triples > 0  # the 1.2 s of fetching are left out, however slow the load
 
 
 # ------------------------------------------------------------------ concurrent readers, crash leftovers

@@ -138,7 +138,13 @@ def read_input(source: str) -> str:
     from ..errors import InvalidInputError
 
     if source == "-":
-        return sys.stdin.read()
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        if isinstance(data, str):
+            return data
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"standard input is not UTF-8 text (byte {exc.start})") from exc
     try:
         return Path(source).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -179,7 +179,7 @@ class Service:
 
 # ---------------------------------------------------------------- faults
 
-FAULT_KINDS = ("status", "reset", "slow", "truncate", "html", "body", "redirect-loop")
+FAULT_KINDS = ("status", "reset", "slow", "truncate", "html", "body", "redirect-loop", "redirect")
 
 
 @dataclass
@@ -198,6 +198,7 @@ class Fault:
     delay: float = 0.0
     body: bytes | None = None
     content_type: str | None = None
+    location: str | None = None
     seen: int = 0
     fired: int = 0
 
@@ -232,7 +233,8 @@ class Faults:
             HTTP-date), ``reset`` (close the connection without answering), ``slow`` (sleep
             ``delay`` seconds first), ``truncate`` (cut the real body in half while keeping its
             Content-Length), ``html`` (an HTML error page with status 200), ``body`` (replace the
-            body with ``body``/``content_type``), ``redirect-loop`` (302 to itself).
+            body with ``body``/``content_type``), ``redirect-loop`` (302 to itself), ``redirect``
+            (302 to ``location``, by default the same path without its query: a proxy that loses it).
         :param service: only this service; ``path``: regex searched in path+query;
             ``method``: only this method.
         :param times: fire this many times (``None``: always); ``after``: let this many
@@ -364,6 +366,8 @@ class _Handler(BaseHTTPRequestHandler):
                                  content_type="text/html; charset=utf-8")
         if fault and fault.kind == "redirect-loop":
             return Response(302, b"", {"Location": request.url})
+        if fault and fault.kind == "redirect":
+            return Response(302, b"", {"Location": fault.location or request.url.split("?", 1)[0]})
         try:
             response = self.server.service.handle(request)
         except Exception as exc:  # the emulator must answer, like a real server

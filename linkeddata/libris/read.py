@@ -74,6 +74,8 @@ def record_iri(id_or_iri: str) -> str:
         if not _SHORT_ID.fullmatch(value):
             raise InvalidInputError(f"not a Libris record id or IRI: {id_or_iri!r}")
         return f"{_LIBRIS}/{value}"
+    if re.search(r'[\s"<>{}|\\^`]', value):  # never sent: the URL would be another one, or none
+        raise InvalidInputError(f"not a valid record IRI (spaces, quotes and <>{{}}|\\^` are not allowed): {id_or_iri!r}")
     value = to_canonical_iri(value.split("#", 1)[0])
     if value.startswith("http://libris.kb.se/"):
         value = "https://" + value[len("http://"):]
