@@ -86,7 +86,7 @@ _LAZY: dict[str, str] = {
     # jobs
     "run_build": "build",
     "load_config": "build",
-    "run_demo": "build",
+    "run_demo": "demo",
     "harvest_find": "harvest",
     "harvest_oai": "harvest",
     "harvest_changes": "harvest",

@@ -21,7 +21,7 @@ A build keeps a checkpoint like the harvests do: killed or interrupted, the same
 continues from the last committed batch. While a build is unfinished the store carries a
 marker (:func:`unfinished_build`) so that ``query`` can warn that results are partial.
 
-The bundled config is ``linkeddata/default-build.toml``. :func:`run_demo` runs it
+The bundled config is ``linkeddata/default-build.toml``. :func:`linkeddata.demo.run_demo` runs it
 against the loopback emulator.
 """
 
@@ -443,23 +443,3 @@ def run_build(
     _marker(st, None)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def run_demo(store: str | Path | None = None, *, size: int = 0,
-             progress: Callable[[int], None] | None = None) -> BuildResult:
-    """Start the emulator, run the bundled build against it over HTTP, stop the emulator.
-
-    With no ``store`` the store lives in a temporary folder that is removed afterwards.
-    """
-    from .emulator import Emulator
-    from .http import make_session
-
-    with Emulator(size=size) as emu, emu.environment():
-        session = make_session(cache=False, rate_limit=None)
-        if store is not None:
-            return run_build(None, store, session=session, progress=progress)
-        with tempfile.TemporaryDirectory(prefix="linkeddata-demo-") as tmp:
-            result = run_build(None, Path(tmp) / "store", session=session, progress=progress)
-            result.store = None
-            open_store(Path(tmp) / "store").close()
-            return result

@@ -464,7 +464,7 @@ def read_document(source: str | Path | Record | dict[str, Any]) -> Any:
             raise InvalidInputError(f"file not found: {path}")
         text = _read_text(path)
         if path.suffix.lower() in (".ttl", ".nt", ".trig", ".nq", ".rdf", ".xml", ".owl", ".n3"):
-            from .store import rdf_format
+            from .formats import rdf_format
 
             return _parse_rdf_text(text, str(path), rdf_format(path).media_type)
         if _is_turtle(text):

@@ -324,7 +324,7 @@ class RemoteStore(RecordLoader):
 
     def dump(self, output: str | Path | Any, format: str | ox.RdfFormat = ox.RdfFormat.N_QUADS) -> None:
         """Write the whole dataset (N-Quads or TriG keep the graphs) to a path or binary file."""
-        from .store import rdf_format
+        from .formats import rdf_format
 
         fmt = format if isinstance(format, ox.RdfFormat) else rdf_format(format)
         data = self._dataset_bytes(fmt.media_type)

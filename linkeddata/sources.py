@@ -18,7 +18,8 @@ from typing import Any
 from .config import SERVICES, to_canonical_iri
 from .errors import InvalidInputError, LinkedDataError, ParseError
 from .records import Record
-from .store import DEFAULT_BATCH, EXTENSIONS, FILE_BATCH, JSON_LINES, LoadStats
+from .formats import EXTENSIONS, JSON_LINES
+from .store import DEFAULT_BATCH, FILE_BATCH, LoadStats
 from .store_protocol import Store
 
 log = logging.getLogger(__name__)

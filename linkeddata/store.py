@@ -48,6 +48,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 from . import jsonld
+from .formats import EXTENSIONS, FORMAT_NAMES, JSON_LINES, rdf_format  # noqa: F401  (part of this module's API)
 from .errors import JsonLdError, LinkedDataError, ParseError, StoreBusyError, StoreError, StoreLockedError
 from .records import Record, batched
 from .store_protocol import StoreCapabilities
@@ -67,44 +68,6 @@ BULK_TEXT_LIMIT = 16 * 1024 * 1024
 BULK_TEXT_BYTES = 10 * 1024 * 1024
 #: N-Quads/TriG files larger than this load with the bulk loader unless told otherwise.
 BULK_THRESHOLD = 64 * 1024 * 1024
-
-#: File extensions → RDF formats for :meth:`LocalStore.load_file`.
-EXTENSIONS: dict[str, ox.RdfFormat] = {
-    ".ttl": ox.RdfFormat.TURTLE,
-    ".nt": ox.RdfFormat.N_TRIPLES,
-    ".nq": ox.RdfFormat.N_QUADS,
-    ".trig": ox.RdfFormat.TRIG,
-    ".rdf": ox.RdfFormat.RDF_XML,
-    ".owl": ox.RdfFormat.RDF_XML,
-    ".xml": ox.RdfFormat.RDF_XML,
-    ".n3": ox.RdfFormat.N3,
-    ".jsonld": ox.RdfFormat.JSON_LD,
-    ".json": ox.RdfFormat.JSON_LD,
-}
-JSON_LINES = (".jsonl", ".ndjson", ".ndjsonld")
-
-#: ``--format`` names accepted wherever a format is named.
-FORMAT_NAMES: dict[str, ox.RdfFormat] = {
-    "ttl": ox.RdfFormat.TURTLE, "turtle": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES,
-    "ntriples": ox.RdfFormat.N_TRIPLES, "nq": ox.RdfFormat.N_QUADS, "nquads": ox.RdfFormat.N_QUADS,
-    "trig": ox.RdfFormat.TRIG, "rdf": ox.RdfFormat.RDF_XML, "xml": ox.RdfFormat.RDF_XML,
-    "n3": ox.RdfFormat.N3, "jsonld": ox.RdfFormat.JSON_LD, "json": ox.RdfFormat.JSON_LD,
-}
-
-
-def rdf_format(name_or_path: str | Path) -> ox.RdfFormat:
-    """The RDF format for a format name, media type or file name."""
-    text = str(name_or_path)
-    if text.lower() in FORMAT_NAMES:
-        return FORMAT_NAMES[text.lower()]
-    suffix = Path(text).suffix.lower()
-    if suffix in EXTENSIONS:
-        return EXTENSIONS[suffix]
-    fmt = ox.RdfFormat.from_media_type(text.split(";")[0].strip()) if "/" in text else None
-    if fmt is None:
-        raise ParseError(f"cannot tell the RDF format of {text!r}; name one with --format")
-    return fmt
-
 
 @dataclass
 class LoadStats:

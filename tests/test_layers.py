@@ -3,20 +3,18 @@
 The order, lowest first (issue 12)::
 
     core     errors, config, http, records, auth, resources, tables, progress
-    rdf      jsonld, profiles (RDF formats)
+    rdf      formats, jsonld, readers, profiles
     clients  libris/, organisations/
     store    the Store protocol, local and remote stores, queries, sources
     jobs     harvest, harvest_files, checkpoints, sync, build
     front    cli/, notebook, serve, the package's lazy API (``linkeddata/__init__``)
-    testing  the emulator, linkeddata.testing (and demo data)
+    testing  the emulator, linkeddata.testing, demo
 
 Nothing outside ``testing`` imports the emulator, except the demo entry points in
 :data:`DEMO`. Every ``import`` statement counts, also those inside functions and under
 ``TYPE_CHECKING`` (dynamic ``importlib`` imports of the lazy API do not).
 
-Today's code breaks the order in the places listed in :data:`ALLOWED`; the test fails on
-any other violation, and on an entry that no longer matches anything (delete it then:
-the list only shrinks).
+There is no allow-list: every violation fails the test.
 """
 
 from __future__ import annotations
@@ -41,20 +39,8 @@ LAYERS: list[tuple[str, list[str]]] = [
 
 #: Modules outside ``testing`` that may import it: they exist to run the emulator for users.
 DEMO: dict[str, str] = {
-    "linkeddata.cli.emulator": "the `linkeddata emulator` command serves the emulator",
+    "linkeddata.cli.emulator": "the `linkeddata emulator` and `linkeddata demo` commands run the emulator",
 }
-
-#: Violations of today's code: (importer, imported, why). A name covers its submodules.
-#: Fix one and delete its entry; never add one.
-ALLOWED: list[tuple[str, str, str]] = [
-    # run_demo starts the emulator; belongs in a demo module of the testing layer
-    ("linkeddata.build", "linkeddata.emulator", "build.run_demo"),
-    # connect() starts the emulator for a notebook; belongs with the demo entry points
-    ("linkeddata.notebook", "linkeddata.emulator", "notebook.connect"),
-    # the RDF format table (names, extensions → RdfFormat) lives in store.py; belongs in an rdf `formats` module
-    ("linkeddata.profiles", "linkeddata.store", "profiles uses store.rdf_format"),
-]
-
 
 def module_name(path: Path, root: Path = PACKAGE) -> str:
     """``linkeddata/libris/read.py`` → ``linkeddata.libris.read``; a package's ``__init__`` → the package."""
@@ -133,10 +119,6 @@ def violations(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
     return found
 
 
-def _allowed(pair: tuple[str, str]) -> bool:
-    return any(_covers(a, pair[0]) and _covers(b, pair[1]) for a, b, _ in ALLOWED)
-
-
 @pytest.fixture(scope="module")
 def graph() -> dict[str, set[str]]:
     return import_graph()
@@ -149,14 +131,8 @@ def test_every_module_has_a_layer(graph):
 
 def test_modules_import_only_downward(graph):
     new = [f"{a} imports {b} ({LAYERS[layer_of(a)][0]} → {LAYERS[layer_of(b)][0]})"  # type: ignore[index]
-           for a, b in violations(graph) if not _allowed((a, b))]
+           for a, b in violations(graph)]
     assert not new, "imports against the layer order:\n" + "\n".join(new)
-
-
-def test_allowed_violations_still_exist(graph):
-    current = violations(graph)
-    stale = [entry for entry in ALLOWED if not any(_covers(entry[0], a) and _covers(entry[1], b) for a, b in current)]
-    assert not stale, f"fixed, so delete from ALLOWED in tests/test_layers.py: {stale}"
 
 
 def test_demo_entry_points_exist(graph):

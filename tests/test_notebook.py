@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -612,3 +613,43 @@ def test_dates_are_python_values():
     col = nb.columns({"head": {"vars": ["d"]}, "results": {"bindings": [
         {"d": {"type": "literal", "datatype": XSD + "dateTime", "value": "2020-01-01T00:00:00.1234567Z"}}]}})[0]
     assert col.kind == "datetime" and col.values[0] == dt.datetime(2020, 1, 1, 0, 0, 0, 123456, tzinfo=dt.timezone.utc)
+
+
+class _FakeEmulator:
+    def __init__(self, port: int):
+        self.servers: dict[str, object] = {}
+        self.port, self.stopped = port, 0
+
+    def start(self):
+        self.servers = {"libris": object()}
+        return self
+
+    def stop(self):
+        self.stopped += 1
+        self.servers = {}
+
+    def env(self):
+        return {"LINKEDDATA_LIBRIS_URL": f"http://127.0.0.1:{self.port}"}
+
+
+def test_connect_takes_its_emulator_from_the_caller(monkeypatch):
+    from linkeddata.errors import ConfigError
+    from linkeddata.notebook import session as nb_session
+
+    monkeypatch.setenv("LINKEDDATA_ID_URL", "http://127.0.0.1:1")
+    first, second = _FakeEmulator(8001), _FakeEmulator(8002)
+    try:
+        nb_session.connect(emulator=first).close()
+        assert first.servers and nb_session.emulator() is first
+        assert os.environ["LINKEDDATA_LIBRIS_URL"] == "http://127.0.0.1:8001" and "LINKEDDATA_ID_URL" not in os.environ
+        nb_session.connect(emulator=second).close()  # re-running the cell: the earlier one stops
+        assert first.stopped == 1 and os.environ["LINKEDDATA_LIBRIS_URL"] == "http://127.0.0.1:8002"
+        with pytest.raises(ConfigError, match="needs an emulator"):
+            nb_session.connect()
+        unused = _FakeEmulator(8003)
+        nb_session.connect(True, emulator=unused).close()
+        assert not unused.servers and second.stopped == 1 and nb_session.emulator() is None
+        assert "LINKEDDATA_LIBRIS_URL" not in os.environ
+    finally:
+        nb_session.connect(True).close()
+        monkeypatch.delenv("LINKEDDATA_LIBRIS_URL", raising=False)

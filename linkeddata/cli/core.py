@@ -34,7 +34,7 @@ def register(group: click.Group) -> None:
                 raise
             continue
         getattr(module, attr)(group)
-    for command in (load, query, queries, dump, demo, build):
+    for command in (load, query, queries, dump, build):
         group.add_command(command)
 
 
@@ -196,20 +196,6 @@ def dump(store: Path, fmt: str, graphs: tuple[str, ...], output: str | None) -> 
         raise InvalidInputError(f"cannot write {os_error_text(exc, output)}") from exc
     plural = "s" if stats.graphs != 1 else ""
     click.echo(f"Wrote {stats.quads} quads in {stats.graphs} graph{plural} to {output}", err=True)
-
-
-@click.command()
-@store_option()
-@click.option("--size", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Generated records in the emulator besides the fixtures.")
-@quiet_option
-def demo(store: Path | None, size: int, quiet: bool) -> None:
-    """Start the emulator, build a store through real HTTP against it and show holdings per library."""
-    from ..build import run_demo
-
-    with progress_bar(quiet, desc="demo") as bar:
-        result = run_demo(store, size=size, progress=bar.update)
-    click.echo(result.report())
 
 
 @click.command()

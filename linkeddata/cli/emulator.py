@@ -1,16 +1,37 @@
-"""``linkeddata emulator serve``: run the loopback emulator in the foreground."""
+"""``linkeddata emulator serve`` (the loopback emulator in the foreground) and ``linkeddata demo``.
+
+The commands of the testing layer: the only CLI module that imports the emulator.
+"""
 
 from __future__ import annotations
 
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import click
+
+from .common import progress_bar, quiet_option, store_option
 
 
 def register(group: click.Group) -> None:
     group.add_command(emulator)
+    group.add_command(demo)
+
+
+@click.command()
+@store_option()
+@click.option("--size", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Generated records in the emulator besides the fixtures.")
+@quiet_option
+def demo(store: Path | None, size: int, quiet: bool) -> None:
+    """Start the emulator, build a store through real HTTP against it and show holdings per library."""
+    from ..demo import run_demo
+
+    with progress_bar(quiet, desc="demo") as bar:
+        result = run_demo(store, size=size, progress=bar.update)
+    click.echo(result.report())
 
 
 @click.group()

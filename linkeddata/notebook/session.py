@@ -1,6 +1,7 @@
 """A notebook's services and store: the emulator (or the real services) and a store of its own.
 
-:func:`connect` starts the loopback emulator (or points at the real services);
+:func:`connect` points at an emulator the notebook takes from :mod:`linkeddata.testing`
+(or at the real services);
 :func:`notebook_store` gives each notebook run its own store, so a notebook can run twice,
 in parallel with itself, and after the test suite without seeing another run's data.
 """
@@ -12,45 +13,69 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ..errors import ConfigError
 from .magics import use_store
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
-_emulator: Any = None
+_emulator: EmulatorLike | None = None
 _temporary: dict[str, tuple[Path, Any]] = {}  # notebook name → (its temporary folder, its store)
 
 
-def connect(use_real_services: bool = False, *, size: int = 0, cache: bool = True) -> Any:
-    """A session for a notebook: against the loopback emulator (default) or the real services.
+class EmulatorLike(Protocol):
+    """What :func:`connect` needs of an emulator (:class:`linkeddata.testing.Emulator` has it)."""
 
-    Starts :class:`~linkeddata.emulator.Emulator` (stopping one this function started
-    before, so re-running the cell is safe) and points the ``LINKEDDATA_*_URL``
-    variables at it; with ``use_real_services=True`` removes those variables and
-    returns a cached, rate-limited session for the public services.
+    @property
+    def servers(self) -> Mapping[str, Any]: ...
 
-    :param size: generated records in the emulator's corpus besides the fixtures.
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+    def env(self) -> dict[str, str]: ...
+
+
+def connect(use_real_services: bool = False, *, emulator: EmulatorLike | None = None,
+            cache: bool = True) -> requests.Session:
+    """A session for a notebook: against an emulator (started here if it is not running) or the real services.
+
+    Points the ``LINKEDDATA_*_URL`` variables at ``emulator``, e.g.
+    ``connect(emulator=linkeddata.testing.Emulator(size=40))``, and stops the one an
+    earlier call was given, so re-running the cell is safe. With
+    ``use_real_services=True`` it removes those variables (``emulator`` is not started)
+    and returns a cached, rate-limited session for the public services.
+
+    :raises ConfigError: neither an emulator nor ``use_real_services=True``.
     """
-    from ..emulator import Emulator
     from ..http import make_session
 
     global _emulator
-    if _emulator is not None:
+    if _emulator is not None and _emulator is not emulator:
         _emulator.stop()
-        _emulator = None
+    _emulator = None
     for name in [k for k in os.environ if k.startswith("LINKEDDATA_") and k.endswith("_URL")]:
         del os.environ[name]
     if use_real_services:
         return make_session(cache=cache)
-    _emulator = Emulator(size=size).start()
-    os.environ.update(_emulator.env())
+    if emulator is None:
+        raise ConfigError("connect() needs an emulator (emulator=linkeddata.testing.Emulator()) "
+                          "or use_real_services=True")
+    if not emulator.servers:
+        emulator.start()
+    _emulator = emulator
+    os.environ.update(emulator.env())
     return make_session(cache=False, rate_limit=None)
 
 
-def emulator() -> Any:
-    """The emulator :func:`connect` started, or ``None``."""
+def emulator() -> EmulatorLike | None:
+    """The emulator :func:`connect` pointed at, or ``None``."""
     return _emulator
 
 
