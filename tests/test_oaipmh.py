@@ -200,3 +200,32 @@ def test_identify_without_identify_element_is_an_http_error():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_expanded_pulls_in_the_records_that_depend_on_a_changed_authority():
+    """_expanded (and marcxml): a bib record is listed again when an authority it links to changed in
+    the window (its card, not only its record), with its own datestamp outside the window (§4.5)."""
+    from linkeddata.emulator.corpus import now_iso
+
+    with Emulator(services=["oaipmh"]) as emu:
+        corpus = emu.corpus
+        person = next(i for i in corpus.iter_records(kind="auth") if corpus.get(i)["@graph"][1]["@type"] == "Person")
+        dependents = [i for i in corpus.iter_records(kind="bib") if person + "#it" in str(corpus.get(i))]
+        assert dependents
+        client = OAIClient(emu.url("oaipmh"), make_session(cache=False, rate_limit=None))
+
+        def listed(prefix: str, since: str) -> list[str]:
+            return [r.header.identifier for p in client.iter_pages("ListRecords", prefix, "bib", since) for r in p.items]
+
+        record_only = copy.deepcopy(corpus.get(person))
+        record_only["@graph"][0]["descriptionLastModifier"] = {"@id": "https://libris.kb.se/library/S"}
+        since = now_iso()
+        corpus.replace(person, record_only)  # the card is the same: nothing pulled in
+        assert listed("jsonld_expanded", since) == []
+        changed = copy.deepcopy(corpus.get(person))
+        changed["@graph"][1]["familyName"] = "Ändrad"
+        since = now_iso()
+        corpus.replace(person, changed)
+        for prefix in ("jsonld_expanded", "marcxml"):
+            assert sorted(listed(prefix, since)) == sorted(dependents), prefix
+        assert listed("jsonld", since) == []  # plain jsonld: no expansion

@@ -9,7 +9,10 @@ Base64 JSON resumption tokens ending with an empty ``<resumptionToken/>``
 empty), deleted headers without metadata (with ``x-withDeletedData=true``: with the tombstone, a
 flag the token carries as ``d``) and an ``<about>`` after every header.
 ``emu.options["oai_conversion_failures"]``: short ids whose metadata is the
-provider's ``Error: Document conversion failed.``.
+provider's ``Error: Document conversion failed.``. Under ``_expanded`` (and ``marcxml``) an
+authority record whose card changed pulls in the bib and holding records linking to it, with
+their own datestamps (dependency expansion, §4.5). ``_includehold`` attaches every holding
+(``<holding sigel id>``) and linked authority (``<auth id>``) of a bib record in a second ``<about>``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape, quoteattr
 
-from .corpus import parse_time, short_id
+from .corpus import _links, parse_time, short_id
 from .server import Request, Response, Route, Service
 
 STATIC_SETS = [("auth", "Authority records"), ("bib", "Bibliographic records"), ("hold", "Holding records"),
@@ -130,6 +133,7 @@ class _Provider:
     def __init__(self, emu: Any):
         self.emu = emu
         self._rows: tuple[int, list[tuple[datetime, str, str]]] | None = None
+        self._links: tuple[int, dict[str, list[str]]] | None = None  # record IRI → records linking to it
 
     @property
     def corpus(self) -> Any:
@@ -231,8 +235,9 @@ class _Provider:
         window = [row for row in self.rows() if (start is None or row[0] >= start) and row[0] <= end
                   and (cursor is None or (row[0], row[1]) > cursor)]
         scanned, rest = window[: self.page_size], window[self.page_size:]
-        parts = [self.record(iri, prefix, with_metadata, bool(state.get("d"))) for _, _, iri in scanned
-                 if self.in_set(iri, set_spec)]
+        expand = "_expanded" in prefix or base_format(prefix) == "marcxml"
+        parts = [self.record(each, prefix, with_metadata, bool(state.get("d"))) for _, _, iri in scanned
+                 for each in [iri] + (self.dependents(iri) if expand else []) if self.in_set(each, set_spec)]
         if not resumed and not parts and not rest:
             raise _OAIFail("noRecordsMatch", "No records match.")
         if rest:
@@ -270,6 +275,28 @@ class _Provider:
             rows.sort(key=lambda r: (r[0], r[1]))
             self._rows = (version, rows)
         return self._rows[1]
+
+    def dependents(self, iri: str) -> list[str]:
+        """Records emitted with an authority record under ``_expanded`` (and ``marcxml``): the live bib
+        and holding records that link to it, when its card changed compared with its previous
+        version (``Helpers.hasCardChanged``; here: its main entity differs). Their datestamps lie
+        outside the window, and a record can so appear twice in one harvest (§4.5, §4.6)."""
+        corpus = self.corpus
+        if corpus.kind(iri) != "auth" or iri not in corpus.records or not corpus.versions.get(iri):
+            return []
+        graph, before = corpus.records[iri]["@graph"], corpus.versions[iri][-1]["@graph"]
+        if len(graph) < 2 or len(before) > 1 and before[1] == graph[1]:
+            return []
+        version = len(corpus.changes)
+        if self._links is None or self._links[0] != version:
+            index: dict[str, list[str]] = {}
+            with corpus.lock:
+                for record in corpus.iter_records():
+                    if corpus.kind(record) in ("bib", "hold"):
+                        for target in set(_links(corpus.records[record])):
+                            index.setdefault(target.split("#", 1)[0], []).append(record)
+            self._links = (version, index)
+        return list(self._links[1].get(iri, []))
 
     def document(self, iri: str) -> dict[str, Any] | None:
         return self.corpus.records.get(iri) or self.corpus.deleted_document(iri)
