@@ -11,7 +11,7 @@ The names below are the public API; each is imported on first use.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .__about__ import __version__
 from .errors import (
@@ -37,6 +37,57 @@ from .records import Record
 
 # Eager: a lazy name equal to a submodule's would turn into the module once anything imports it.
 from .progress import progress
+
+if TYPE_CHECKING:  # the lazy names below, for type checkers (tests/test_api.py keeps them in step)
+    from .build import load_config as load_config, run_build as run_build
+    from .config import service_url as service_url
+    from .demo import run_demo as run_demo
+    from .dump import dump_store as dump_store
+    from .emulator import Emulator as Emulator
+    from .harvest import harvest_changes as harvest_changes, harvest_find as harvest_find, harvest_oai as harvest_oai
+    from .harvest_files import harvest_oai_files as harvest_oai_files
+    from .http import make_session as make_session
+    from .jsonld import (
+        compact as compact,
+        expand as expand,
+        frame as frame,
+        kbv_context as kbv_context,
+        make_document_loader as make_document_loader,
+        to_nquads as to_nquads,
+    )
+    from .libris.changes import iter_changes as iter_changes
+    from .libris.find import iter_find as iter_find
+    from .libris.history import (
+        get_changesets as get_changesets,
+        get_version as get_version,
+        load_version as load_version,
+    )
+    from .libris.oaipmh import OAIClient as OAIClient
+    from .libris.read import fetch_record as fetch_record
+    from .notebook import (
+        frame_instances as frame_instances,
+        from_rdflib as from_rdflib,
+        query_df as query_df,
+        to_dataframe as to_dataframe,
+        to_rdflib as to_rdflib,
+    )
+    from .organisations.bibdb import get_library as get_library, iter_libraries as iter_libraries
+    from .organisations.files import load_organisation_file as load_organisation_file
+    from .organisations.isil import (
+        get_organisation as get_organisation,
+        lookup_organisations as lookup_organisations,
+        search_organisations as search_organisations,
+        validate_isil as validate_isil,
+    )
+    from .organisations.model import organisation_records as organisation_records
+    from .profiles import map_to_profile as map_to_profile, resolve_profile as resolve_profile
+    from .query import bundled_queries as bundled_queries, format_results as format_results, run_query as run_query
+    from .query_run import QueryLimitError as QueryLimitError, stream_query as stream_query
+    from .remote import RemoteStore as RemoteStore
+    from .sources import load_sources as load_sources
+    from .store import LoadStats as LoadStats, LocalStore as LocalStore
+    from .store_protocol import Store as Store, StoreCapabilities as StoreCapabilities
+    from .stores import open_store as open_store
 
 _LAZY: dict[str, str] = {
     # HTTP and configuration

@@ -125,6 +125,26 @@ def target_context(profile: str) -> Any:
     return context
 
 
+def to_turtle(mapped: dict[str, Any], profile: str) -> str:
+    """Turtle of a document mapped to ``profile``, with the target context's prefixes."""
+    import pyoxigraph as ox
+
+    from .jsonld import to_nquads
+
+    context = target_context(profile)
+    doc = {**mapped, "@context": context}
+    quads = ox.parse(to_nquads(doc).encode("utf-8"), format=ox.RdfFormat.N_QUADS)
+    prefixes: dict[str, str] = {}
+    for part in context if isinstance(context, list) else [context]:
+        for key, value in part.items():
+            if isinstance(value, str) and not key.startswith("@"):
+                prefixes[key] = value
+            elif key == "@vocab" and isinstance(value, str):
+                prefixes["sdo" if "schema.org" in value else "vocab"] = value
+    turtle = ox.serialize([q.triple for q in quads], format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+    return (turtle or b"").decode("utf-8")
+
+
 # ---------------------------------------------------------------- vocabulary
 
 
@@ -502,6 +522,6 @@ def _parse_rdf_text(text: str, source: str, media_type: str) -> dict[str, Any]:
 
 __all__ = [
     "AVAILABLE_PROFILES", "KBV_PROFILE", "PROFILES", "TARGET_BASE", "is_kbv_profile", "load_vocab", "map_document",
-    "map_to_profile", "read_document", "resolve_profile", "target_context", "target_map", "triples_to_jsonld", "vocab_from_text",
+    "map_to_profile", "read_document", "resolve_profile", "target_context", "target_map", "to_turtle", "triples_to_jsonld", "vocab_from_text",
     "vocab_from_turtle",
 ]

@@ -487,8 +487,3 @@ def results_to_records(results: Any) -> list[dict[str, Any]]:
     """SELECT results as a list of dicts (values as text, blank nodes as ``_:id``)."""
     header, data = rows(results)
     return [dict(zip(header, row)) for row in data]
-
-
-def to_json_rows(results: Any) -> str:
-    """SELECT results as a JSON array of row objects (see :func:`format_results`)."""
-    return format_results(results, "json")

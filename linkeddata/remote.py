@@ -341,13 +341,6 @@ class RemoteStore(RecordLoader):
                               params={"graph": _iri(iri)})
         return response.status_code != 404
 
-    def put_graph(self, iri: str, quads: Iterable[ox.Quad]) -> None:
-        """Replace one graph with ``quads`` (Graph Store Protocol ``PUT``)."""
-        self._writable()
-        body = "".join(f"{q.subject} {q.predicate} {q.object} .\n" for q in quads)
-        self._send("PUT", self.store_url, ok=(200, 201, 204), what=f"graph {iri}", params={"graph": _iri(iri)},
-                   data=body.encode("utf-8"), headers={"Content-Type": N_TRIPLES + "; charset=utf-8"})
-
     def append_quads(self, quads: list[ox.Quad]) -> int:
         """Add quads to their graphs (default graph included) in one update, replacing nothing."""
         self._writable()

@@ -117,7 +117,7 @@ def parse_bind(bind: str) -> tuple[str, int]:
     """``"host:port"`` → ``(host, port)``."""
     host, sep, port = bind.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise ConfigError(f"--bind must be HOST:PORT, got {bind!r}")
+        raise ConfigError(f"bind must be HOST:PORT, got {bind!r}")
     return host.strip("[]"), int(port)
 
 
@@ -158,7 +158,7 @@ def _startup_error(text: str, store_dir: Path | None, bind: str) -> Exception:
     lowered = text.lower()
     if "lock" in lowered and store_dir is not None:
         return StoreLockedError(
-            f"store {store_dir} is in use by another writer; stop it, or serve it with --read-only")
+            f"store {store_dir} is in use by another writer; stop it, or serve it read-only")
     if "address" in lowered and ("in use" in lowered or "addrinuse" in lowered):
         return StoreError(f"cannot listen on {bind}: address already in use")
     return StoreError(f"oxigraph server failed to start: {first[:300]}")
@@ -321,7 +321,7 @@ class Guard:
 
     def __post_init__(self) -> None:
         if self.writable and not self.token:
-            raise ConfigError(f"a writable server needs an update token (--token-file or {TOKEN_ENV})")
+            raise ConfigError(f"a writable server needs an update token (token, or {TOKEN_ENV})")
         if self.query_timeout <= 0:
             raise ConfigError("the query timeout must be positive")
 
@@ -611,6 +611,35 @@ class GuardedServer:
 
     def serve_forever(self) -> None:
         self.front.serve_forever(poll_interval=0.2)
+
+    def run(self) -> None:
+        """Serve in this thread until the front is shut down or the Oxigraph server dies
+        (not when it is restarted after a query timeout); then stop both.
+
+        :raises StoreError: the Oxigraph server stopped on its own (its last log line).
+        """
+        stopped = threading.Event()
+
+        def watch_backend() -> None:
+            while not stopped.is_set():
+                process = self.backend
+                process.wait()
+                time.sleep(0.2)
+                if process is self.backend and not self.restarting and not stopped.is_set():
+                    self.front.shutdown()
+                    return
+
+        threading.Thread(target=watch_backend, name="linkeddata-serve-watch", daemon=True).start()
+        try:
+            self.serve_forever()
+            if not stopped.is_set() and self.backend.poll() is not None:
+                text = server_log(self.backend).strip()
+                raise StoreError(f"oxigraph server stopped (exit {self.backend.returncode}): "
+                                 f"{text.splitlines()[-1] if text else 'no output'}")
+        finally:
+            stopped.set()
+            self.front.server_close()
+            stop(self.backend)
 
     def stop(self) -> int | None:
         self.front.shutdown() if self.thread is not None else None

@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, list[str]]] = [
 #: Modules outside ``testing`` that may import it: they exist to run the emulator for users.
 DEMO: dict[str, str] = {
     "linkeddata.cli.emulator": "the `linkeddata emulator` and `linkeddata demo` commands run the emulator",
+    "linkeddata": "the lazy API offers Emulator and run_demo (imported only under TYPE_CHECKING, for type checkers)",
 }
 
 def module_name(path: Path, root: Path = PACKAGE) -> str:

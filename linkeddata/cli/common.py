@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 import sys
@@ -230,16 +229,3 @@ def progress_bar(quiet: bool, total: int | None = None, desc: str = "", unit: st
 def echo_table(rows: list[dict[str, Any]] | list[list[Any]], headers: list[str] | None = None) -> None:
     """Print rows as an aligned text table."""
     click.echo(format_table(rows, headers))
-
-
-def wraps_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """For commands run outside the group (tests): same one-line error handling."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except LinkedDataError as exc:
-            raise click.ClickException(str(exc).splitlines()[0]) from exc
-
-    return wrapper

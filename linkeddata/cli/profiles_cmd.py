@@ -11,26 +11,6 @@ import click
 from .common import FormatChoice, get_session, output_option, read_input, write_output
 
 
-def profile_to_turtle(mapped: dict[str, Any], profile_iri: str) -> str:
-    """Turtle of a mapped document, with the target context's prefixes."""
-    import pyoxigraph as ox
-
-    from ..jsonld import to_nquads
-    from ..profiles import target_context
-
-    context = target_context(profile_iri)
-    doc = {**mapped, "@context": context}
-    quads = ox.parse(to_nquads(doc).encode("utf-8"), format=ox.RdfFormat.N_QUADS)
-    prefixes: dict[str, str] = {}
-    for part in context if isinstance(context, list) else [context]:
-        for key, value in part.items():
-            if isinstance(value, str) and not key.startswith("@"):
-                prefixes[key] = value
-            elif key == "@vocab" and isinstance(value, str):
-                prefixes["sdo" if "schema.org" in value else "vocab"] = value
-    return ox.serialize([q.triple for q in quads], format=ox.RdfFormat.TURTLE, prefixes=prefixes).decode("utf-8")
-
-
 @click.command("map")
 @click.argument("source")
 @click.option("--profile", required=True, help="sdo, bibo, loc (or loc-dcmi-w3c, sdo-w3c…) or a target context IRI.")
@@ -49,7 +29,7 @@ def map_command(source: str, profile: str, vocab_path: Path | None, fmt: str, ou
       linkeddata map k9dt4hbw6p1ncz8 --profile loc --format ttl -o record.ttl
       linkeddata map record.jsonld --profile bibo --vocab vocab/
     """
-    from ..profiles import load_vocab, map_document, resolve_profile
+    from ..profiles import load_vocab, map_document, resolve_profile, to_turtle
 
     iri = resolve_profile(profile)
     session = get_session()
@@ -74,7 +54,7 @@ def map_command(source: str, profile: str, vocab_path: Path | None, fmt: str, ou
 
         record = fetch_record(source, format="jsonld", session=session, embellished=False)
         mapped = map_document(record, iri, vocab=vocab, drop_unmapped=not keep_unmapped)
-    text = profile_to_turtle(mapped, iri) if fmt == "ttl" else json.dumps(mapped, ensure_ascii=False, indent=2) + "\n"
+    text = to_turtle(mapped, iri) if fmt == "ttl" else json.dumps(mapped, ensure_ascii=False, indent=2) + "\n"
     write_output(output, text)
 
 

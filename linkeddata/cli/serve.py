@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +51,7 @@ def serve_command(store: Path, bind: str, writable: bool, token_file: Path | Non
       curl -H 'Accept: text/csv' --data-urlencode 'query=SELECT * WHERE {?s ?p ?o} LIMIT 3' http://127.0.0.1:7878/query
     """
     from ..errors import ConfigError, StoreError
-    from ..serve import TOKEN_ENV, Guard, serve_guarded, server_log
+    from ..serve import TOKEN_ENV, Guard, serve_guarded
 
     if not Path(store).is_dir():
         raise StoreError(f"no store at {store}; build one first (linkeddata load … --store {store})")
@@ -94,30 +92,9 @@ def serve_command(store: Path, bind: str, writable: bool, token_file: Path | Non
                f"{f', update {url}/update' if writable else ''}, graph store {url}/store. Ctrl-C stops.", err=True)
     if new_token:
         click.echo(f"Update token (set {TOKEN_ENV} or --token-file to choose one): {token}", err=True)
-    stopped = threading.Event()
-
-    def watch_backend() -> None:  # the front stops when the Oxigraph server dies (not when it is restarted)
-        while not stopped.is_set():
-            process = server.backend
-            process.wait()
-            time.sleep(0.2)
-            if process is server.backend and not server.restarting and not stopped.is_set():
-                server.front.shutdown()
-                return
-
-    threading.Thread(target=watch_backend, daemon=True).start()
     try:
-        server.serve_forever()
-        if not stopped.is_set() and server.backend.poll() is not None:
-            text = server_log(server.backend).strip()
-            raise StoreError(f"oxigraph server stopped (exit {server.backend.returncode}): "
-                             f"{text.splitlines()[-1] if text else 'no output'}")
+        server.run()
     except KeyboardInterrupt:
         click.echo("Stopping the server.", err=True)
     finally:
-        stopped.set()
         signal.signal(signal.SIGTERM, previous)
-        server.front.server_close()
-        from ..serve import stop
-
-        stop(server.backend)

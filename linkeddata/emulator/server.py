@@ -20,38 +20,18 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from requests.structures import CaseInsensitiveDict
+
 log = logging.getLogger(__name__)
 
 #: The text a 5xx error body carries instead of the real reason (``HttpTools.sendError``).
 GENERIC_5XX_MESSAGE = "Internal server error."
-
-
-class Headers(dict):
-    """Case-insensitive header mapping (keys stored lower-case)."""
-
-    def __init__(self, items: Iterable[tuple[str, str]] | dict[str, str] = ()):
-        super().__init__()
-        pairs = items.items() if isinstance(items, dict) else items
-        for k, v in pairs:
-            self[k] = v
-
-    def __setitem__(self, key: str, value: str) -> None:
-        super().__setitem__(key.lower(), value)
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(key.lower())
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return super().get(key.lower(), default)
-
-    def __contains__(self, key: object) -> bool:
-        return super().__contains__(str(key).lower())
 
 
 @dataclass
@@ -61,15 +41,15 @@ class Request:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     body: bytes
     base_url: str
     #: The query string as sent, not decoded (``MarcHttpExport`` splits it by hand).
     raw_query: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.headers, Headers):
-            self.headers = Headers(self.headers)
+        if not isinstance(self.headers, CaseInsensitiveDict):
+            self.headers = CaseInsensitiveDict(self.headers)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """The first value of a query parameter (as the Libris servers read it)."""
@@ -284,7 +264,8 @@ class LoggedRequest:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: dict[str, str]
+    #: Case-insensitive, as the request's.
+    headers: Mapping[str, str]
     time: float
     status: int = 0
 
@@ -307,7 +288,8 @@ class ServiceServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        name = host.decode("ascii") if isinstance(host, bytes) else host
+        return f"http://{name}:{port}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -329,9 +311,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         request = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
-                          Headers(self.headers.items()), body, self.server.base_url, parts.query)
+                          CaseInsensitiveDict(self.headers.items()), body, self.server.base_url, parts.query)
         entry = LoggedRequest(self.server.service.name, self.command, parts.path, request.query,
-                              dict(request.headers), time.monotonic())
+                              CaseInsensitiveDict(request.headers), time.monotonic())
         with self.server._log_lock:
             self.server.request_log.append(entry)
         if self.server.latency:
