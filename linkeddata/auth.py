@@ -306,7 +306,7 @@ class LibrisAuth(AuthBase):
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.headers["Authorization"] = f"Bearer {self.ensure_token()}"
-        r.register_hook("response", self._retry_on_expired)
+        r.hooks.setdefault("response", []).append(self._retry_on_expired)  # as register_hook does
         return r
 
     def _retry_on_expired(self, response: requests.Response, **kwargs: Any) -> requests.Response:

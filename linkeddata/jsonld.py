@@ -63,7 +63,8 @@ FRAMES: dict[str, dict[str, Any]] = {
 
 @functools.lru_cache(maxsize=1)
 def _index() -> dict[str, str]:
-    return json.loads(asset_path("contexts", "index.json").read_text("utf-8"))
+    index: dict[str, str] = json.loads(asset_path("contexts", "index.json").read_text("utf-8"))
+    return index
 
 
 def bundled_context_urls() -> list[str]:
@@ -73,7 +74,8 @@ def bundled_context_urls() -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def _read_bundled(filename: str) -> dict[str, Any]:
-    return json.loads(asset_path("contexts", filename).read_text("utf-8"))
+    document: dict[str, Any] = json.loads(asset_path("contexts", filename).read_text("utf-8"))
+    return document
 
 
 def _lookup_bundled(url: str) -> dict[str, Any] | None:
@@ -146,7 +148,10 @@ def kbv_context() -> dict[str, Any]:
     >>> kbv_context()["@vocab"]
     'https://id.kb.se/vocab/'
     """
-    return _lookup_bundled(KBV_CONTEXT_IRI)["@context"]  # type: ignore[index]
+    document = _lookup_bundled(KBV_CONTEXT_IRI)
+    assert document is not None, "the KBV context is bundled"
+    context: dict[str, Any] = document["@context"]
+    return context
 
 
 @functools.lru_cache(maxsize=1)
@@ -284,13 +289,15 @@ def _first_line(exc: BaseException) -> str:
 
 def expand(doc: Any, base: str | None = None, loader: Any = None) -> list[Any]:
     """Expand a document (KBV context applied when it has none)."""
-    return _call("expansion", pyld.expand, with_kbv_context(doc), _options(loader, base))
+    expanded: list[Any] = _call("expansion", pyld.expand, with_kbv_context(doc), _options(loader, base))
+    return expanded
 
 
 def compact(doc: Any, context: Any = None, loader: Any = None, base: str | None = None) -> dict[str, Any]:
     """Compact with ``context`` (default: the KBV context, see :func:`compact_context`)."""
     ctx = context if context is not None else compact_context()
-    return _call("compaction", pyld.compact, with_kbv_context(doc), ctx, _options(loader, base))
+    compacted: dict[str, Any] = _call("compaction", pyld.compact, with_kbv_context(doc), ctx, _options(loader, base))
+    return compacted
 
 
 def frame(doc: Any, frame_doc: dict[str, Any] | str, loader: Any = None, base: str | None = None) -> dict[str, Any]:
@@ -305,8 +312,9 @@ def frame(doc: Any, frame_doc: dict[str, Any] | str, loader: Any = None, base: s
     if "@context" not in frame_doc:
         frame_doc = {"@context": compact_context(), **frame_doc}
     frame_doc = with_kbv_context(frame_doc)
-    return _call("framing", pyld.frame, with_kbv_context(doc), frame_doc,
-                 _options(loader, base, omitGraph=False))
+    framed: dict[str, Any] = _call("framing", pyld.frame, with_kbv_context(doc), frame_doc,
+                                   _options(loader, base, omitGraph=False))
+    return framed
 
 
 def to_nquads(doc: Any, base: str | None = None, loader: Any = None, graph: str | None = None) -> str:

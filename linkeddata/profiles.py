@@ -412,7 +412,8 @@ def target_map(profile: str, vocab: dict[str, Any] | list[Any]) -> dict[str, Any
         _MAP_CACHE[key] = (vocab, tmap)
         while len(_MAP_CACHE) > _MAP_CACHE_SIZE:
             _MAP_CACHE.popitem(last=False)
-    return tmap
+    target: dict[str, Any] = tmap
+    return target
 
 
 def map_to_profile(doc: Any, profile: str, vocab: dict[str, Any] | list[Any] | None = None,
@@ -429,7 +430,8 @@ def map_to_profile(doc: Any, profile: str, vocab: dict[str, Any] | list[Any] | N
 
     iri = resolve_profile(profile) if not is_kbv_profile(profile) else KBV_PROFILE
     if iri == KBV_PROFILE:
-        return doc
+        unchanged: dict[str, Any] = doc
+        return unchanged
     context = target_context(iri)
     if vocab is None:
         vocab = load_vocab(session=session)

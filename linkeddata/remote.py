@@ -39,10 +39,11 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import pyoxigraph as ox
+import requests
 
 from . import http
 from .errors import ConfigError, HTTPError, QueryError, StoreError
@@ -61,7 +62,7 @@ USER_ENV = "LINKEDDATA_STORE_USER"
 PASSWORD_ENV = "LINKEDDATA_STORE_PASSWORD"
 
 
-def is_url(value: Any) -> bool:
+def is_url(value: object) -> TypeGuard[str]:
     """``True`` for an ``http(s)://`` URL (a remote store), ``False`` for a path."""
     return isinstance(value, str) and value.lower().startswith(("http://", "https://"))
 
@@ -164,18 +165,21 @@ class RemoteStore(RecordLoader):
         ...                          "graph-store": "/sparql-graph-crud"}).store_url
         'http://h:8890/sparql-graph-crud'
         """
-        if not isinstance(config, Mapping):
+        if isinstance(config, Mapping):
+            settings: Mapping[str, Any] = config
+        else:
             if sys.version_info >= (3, 11):
                 import tomllib
             else:  # the tomli backport, a dependency on Python 3.10
                 import tomli as tomllib
 
             try:
-                config = tomllib.loads(Path(config).read_text("utf-8"))
+                settings = tomllib.loads(Path(config).read_text("utf-8"))
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"cannot read store config {config}: {exc}") from exc
-        if isinstance(config.get("store"), Mapping):
-            config = config["store"]
+        if isinstance(settings.get("store"), Mapping):
+            settings = settings["store"]
+        config = settings
         if not config.get("url"):
             raise ConfigError("store config needs a 'url'")
         auth = None
@@ -219,7 +223,8 @@ class RemoteStore(RecordLoader):
         if self._own_session:
             self.session.close()
 
-    def _send(self, method: str, url: str, *, ok: tuple[int, ...] = (200,), what: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, url: str, *, ok: tuple[int, ...] = (200,), what: str,
+              **kwargs: Any) -> requests.Response:
         if self.auth is not None:
             kwargs.setdefault("auth", self.auth)
         if self.timeout is not None:

@@ -29,7 +29,7 @@ def server():
         return Response.text(STATUS_XML, content_type="text/xml") if isbn == "9789127112346" else Response.error(404, "no")
 
     def ill(req):
-        seen.append(dict(req.headers))
+        seen.append(req.headers.copy())  # case-insensitive, as the request's
         if req.headers.get("api-key") != "k3y":
             return Response.error(401, "bad key")
         return Response.json({"ill_requests": [{"request_id": "LF-1", "status": "Levererad"}]})

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import FormatChoice, echo_table, get_session, store_option
+
+if TYPE_CHECKING:
+    from ..organisations.model import Organisation
 
 
 def register(group: click.Group) -> None:
@@ -15,19 +19,18 @@ def register(group: click.Group) -> None:
     group.add_command(libraries)
 
 
-def _rows(orgs: Iterable[object]) -> list[dict[str, object]]:
-    return [{"ISIL": o.isil, "name": o.name, "city": o.city, "lat": o.latitude, "lon": o.longitude}  # type: ignore[attr-defined]
-            for o in orgs]
+def _rows(orgs: Iterable[Organisation]) -> list[dict[str, object]]:
+    return [{"ISIL": o.isil, "name": o.name, "city": o.city, "lat": o.latitude, "lon": o.longitude} for o in orgs]
 
 
-def _emit(orgs: list[object], store: Path | None, fmt: str) -> None:
+def _emit(orgs: list[Organisation], store: Path | None, fmt: str) -> None:
     from ..organisations.model import organisation_records, organisations_to_graph
 
     if store is not None:
         from ..stores import open_store
 
         with open_store(store) as st:
-            stats = st.load_records(organisation_records(orgs))  # type: ignore[arg-type]
+            stats = st.load_records(organisation_records(orgs))
         click.echo(f"Loaded {stats.records} organisations ({stats.triples} triples) into {store}.")
         for iri, reason in stats.skipped:
             click.echo(f"skipped {iri}: {reason}", err=True)
@@ -35,7 +38,7 @@ def _emit(orgs: list[object], store: Path | None, fmt: str) -> None:
     if fmt == "table":
         echo_table(_rows(orgs), ["ISIL", "name", "city", "lat", "lon"])
     else:
-        click.echo(organisations_to_graph(orgs, fmt).decode("utf-8"), nl=False)  # type: ignore[arg-type]
+        click.echo(organisations_to_graph(orgs, fmt).decode("utf-8"), nl=False)
 
 
 _FORMAT = click.option("--format", "fmt", type=FormatChoice(["table", "nt", "ttl"]), default="table",

@@ -63,7 +63,7 @@ FALLBACK_TERMS: dict[str, dict[str, Any]] = {
 
 def vocab_text() -> str:
     """The fixture vocabulary as Turtle."""
-    return resources.files(__package__).joinpath("data", "vocab", VOCAB_FILE).read_text("utf-8")
+    return resources.files(__package__).joinpath("data").joinpath("vocab").joinpath(VOCAB_FILE).read_text("utf-8")
 
 
 @functools.lru_cache(maxsize=1)
@@ -77,7 +77,8 @@ def fixture_vocab() -> dict[str, Any]:
 @functools.lru_cache(maxsize=1)
 def vocab_jsonld() -> list[dict[str, Any]]:
     """The fixture vocabulary as expanded JSON-LD (no context needed)."""
-    return fixture_vocab()["@graph"]
+    graph: list[dict[str, Any]] = fixture_vocab()["@graph"]
+    return graph
 
 
 def _context_bytes(*parts: str) -> bytes:
@@ -121,7 +122,7 @@ def _jsonld_response(doc: Any, req: Request, *, context: str | None = "/context.
     if media == "application/json":
         if context:
             headers["Link"] = f'<{context}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
-        return Response.json(body, content_type="application/json", **headers)
+        return Response.json(body, 200, "application/json", **headers)
     if context and isinstance(doc, dict) and "@context" not in doc:
         body = {"@context": context, **doc}
     return Response.json(body, content_type="application/ld+json")
@@ -135,7 +136,7 @@ def _to_turtle(doc: Any) -> str:
     quads = ox.parse(to_nquads(doc).encode("utf-8"), format=ox.RdfFormat.N_QUADS)
     triples = [q.triple for q in quads]
     prefixes = {"kbv": ID_BASE + "/vocab/", "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#"}
-    return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes).decode("utf-8")
+    return (ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b"").decode("utf-8")
 
 
 # ---------------------------------------------------------------- terms

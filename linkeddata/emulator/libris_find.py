@@ -14,6 +14,7 @@ unless ``_stats`` is off, and ``maxItems`` as a string.
 from __future__ import annotations
 
 import copy
+import operator
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -373,8 +374,8 @@ def _in_ranges(found: list[str], bounds: dict[str, list[str]]) -> bool:
     for i in range(count):
         def check(value: str) -> bool:
             v = _number(value)
-            for prefix, op in (("min-", lambda a, b: a >= b), ("minEx-", lambda a, b: a > b),
-                               ("max-", lambda a, b: a <= b), ("maxEx-", lambda a, b: a < b)):
+            for prefix, op in (("min-", operator.ge), ("minEx-", operator.gt),
+                               ("max-", operator.le), ("maxEx-", operator.lt)):
                 limits = bounds.get(prefix, [])
                 if limits:
                     bound = _number(limits[min(i, len(limits) - 1)])

@@ -320,13 +320,13 @@ def to_rdf(doc: dict[str, Any], media_type: str, profile: str | None = None, bas
     prefixes = _prefixes(profile)
     if media_type == "application/trig":
         # Libris' serializer writes named graphs as lowercase ``graph <g> { … }`` blocks
-        text = ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefixes).decode("utf-8")
+        text = (ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefixes) or b"").decode("utf-8")
         return re.sub(r"(?m)^(<[^<>\s]*>) \{$", r"graph \1 {", text).encode("utf-8")
     if media_type == "application/rdf+xml":
         triples = [q.triple for q in quads if isinstance(q.graph_name, ox.DefaultGraph)]
-        return ox.serialize(triples, format=ox.RdfFormat.RDF_XML, prefixes=prefixes)
+        return ox.serialize(triples, format=ox.RdfFormat.RDF_XML, prefixes=prefixes) or b""
     merged = list(dict.fromkeys(q.triple for q in quads))
-    return ox.serialize(merged, format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+    return ox.serialize(merged, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b""
 
 
 # ------------------------------------------------------------------ handlers

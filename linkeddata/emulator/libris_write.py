@@ -21,9 +21,10 @@ The KBV → MARC21 conversion here is deliberately small (leader, 001/003/005/00
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
 from xml.sax.saxutils import escape, quoteattr
@@ -160,7 +161,7 @@ def _compact_time(iso: str | None) -> str:
 
 
 def kbv_to_marc(doc: dict[str, Any], lookup: Callable[[str], dict[str, Any] | None] = lambda iri: None,
-                holdings: list[dict[str, Any]] = ()) -> dict[str, Any]:
+                holdings: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """A MARC-in-JSON record (``{"leader", "fields"}``) for a bib ``doc`` and optional holding docs."""
     graph = _graph(doc)
     record, thing = graph[0], graph[1] if len(graph) > 1 else {}
@@ -351,21 +352,33 @@ def _remote_text(doc: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- routes
 
 
-def add_routes(service: Service, emu: Any) -> None:
-    """Add the write and cataloguing routes to the libris ``service``."""
-    corpus = emu.corpus
-    tokens = login.registry(emu)
-    def conflict_status() -> int:
-        options = getattr(emu, "options", None) or {}
+class WriteBackend:
+    """The state and rules of the write API over the emulator's corpus (moto's "backend": no HTTP).
+
+    The route functions below parse a request, ask the backend and turn its answer
+    (or the :class:`Response` it returns for an error) into the response.
+    """
+
+    def __init__(self, emu: Any):
+        self.emu = emu
+        self.corpus = emu.corpus
+        self.tokens = login.registry(emu)
+
+    @property
+    def conflict_status(self) -> int:
+        """412 for a stale ETag, or what ``Emulator(conflict_status=…)`` says (read on every request)."""
+        options = getattr(self.emu, "options", None) or {}
         return int(options.get("conflict_status", 412))
 
-    def authenticate(req: Request) -> tuple[Any, Response | None]:
-        client, error = tokens.check(req.headers.get("Authorization"))
+    # -- who writes ------------------------------------------------------------
+
+    def authenticate(self, req: Request) -> tuple[Any, Response | None]:
+        client, error = self.tokens.check(req.headers.get("Authorization"))
         if error:
             return None, jetty_error(401, error, req.path)
         return client, None
 
-    def active_sigel(req: Request, client: Any) -> tuple[str | None, Response | None]:
+    def active_sigel(self, req: Request, client: Any) -> tuple[str | None, Response | None]:
         sigel = (req.headers.get("XL-Active-Sigel") or "").strip()
         if not sigel:
             return None, Response.error(400, "Missing XL-Active-Sigel header.")
@@ -373,299 +386,357 @@ def add_routes(service: Service, emu: Any) -> None:
             return None, Response.error(403, f"You do not have permission to act as sigel {sigel}.")
         return sigel, None
 
+    def writer(self, req: Request, id: str | None = None) -> tuple[Any, Any, Any, Response | None]:
+        """The client, active sigel and record IRI of a write request, or the error to answer."""
+        client, error = self.authenticate(req)
+        if error:
+            return None, None, None, error
+        sigel, error = self.active_sigel(req, client)
+        if error or id is None:
+            return client, sigel, None, error
+        iri, error = self.resolve_path_id(id)
+        return client, sigel, iri, error
+
+    @staticmethod
     def may_write(client: Any, doc: dict[str, Any]) -> bool:
-        kind = kind_of(doc)
-        if kind != "hold":
-            return client.level >= 2
+        if kind_of(doc) != "hold":
+            return bool(client.level >= 2)
         graph = _graph(doc)
         held = _link(graph[1], "heldBy") if len(graph) > 1 else None
-        return bool(held) and sigel_of(held) in client.sigels
+        if not held:
+            return False
+        return sigel_of(held) in client.sigels
 
-    def parse_body(req: Request) -> tuple[Any, Response | None]:
-        ctype = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        if ctype != LD_JSON:
-            return None, Response.error(400, f"Content-Type not allowed: {ctype or 'none'} (use {LD_JSON}).")
-        if not req.body.strip():
-            return None, Response.error(400, "No data received.")
-        try:
-            doc = json.loads(req.body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return None, Response.error(400, "Body is not valid JSON.")
-        problem = _check_flat(doc)
-        if problem:
-            return None, Response.error(400, problem)
-        return doc, None
+    # -- what is there ---------------------------------------------------------
 
-    def thing_of(record_iri: str) -> str | None:
-        doc = corpus.get(record_iri)
-        graph = _graph(doc)
+    def thing_of(self, record_iri: str) -> str | None:
+        graph = _graph(self.corpus.get(record_iri))
         return graph[1].get("@id") if len(graph) > 1 else None
 
-    def held_by(hold_iri: str) -> str | None:
-        doc = corpus.get(hold_iri)
-        graph = _graph(doc)
+    def held_by(self, hold_iri: str) -> str | None:
+        graph = _graph(self.corpus.get(hold_iri))
         return sigel_of(_link(graph[1], "heldBy") or "") if len(graph) > 1 else None
 
-    def resolve_path_id(ident: str) -> tuple[str | None, Response | None]:
+    def live_bib(self, iri: str | None) -> bool:
+        return iri is not None and iri not in self.corpus.deleted and self.corpus.kind(iri) == "bib"
+
+    def holdings(self, bib: str, sigel: str) -> list[str]:
+        """The live holdings of ``sigel`` on a bib record."""
+        return [h for h in self.corpus.holdings_of(self.thing_of(bib) or bib)
+                if h not in self.corpus.deleted and self.held_by(h) == sigel]
+
+    def resolve_path_id(self, ident: str) -> tuple[str | None, Response | None]:
         """Record IRI for ``/<id>`` or a 404/410 response."""
-        found = corpus.lookup(ident)
+        found = self.corpus.lookup(ident)
         if found is None:
             return None, Response.error(404, "Document not found.")
-        if found[1] == "deleted" or found[0] in corpus.deleted:
+        if found[1] == "deleted" or found[0] in self.corpus.deleted:
             return None, Response.error(410, "Document has been deleted.")
         return found[0], None
 
-    def linking_records(record_iri: str) -> list[tuple[str, str]]:
+    def linking_records(self, record_iri: str) -> list[tuple[str, str]]:
         """(record IRI, property) of every live record that links to ``record_iri``."""
         found = []
-        for other, doc in list(corpus.records.items()):
-            if other == record_iri or other in corpus.deleted:
+        for other, doc in list(self.corpus.records.items()):
+            if other == record_iri or other in self.corpus.deleted:
                 continue
             for prop, target in _ids(doc):
-                if target.startswith(CANONICAL) and corpus.resolve(target) == record_iri:
+                if target.startswith(CANONICAL) and self.corpus.resolve(target) == record_iri:
                     found.append((other, prop))
         return found
 
-    def request_iri(ident: str, req: Request) -> str:
-        """Map an id given as an emulator URL back to the canonical IRI."""
-        ident = ident.strip()
-        if ident.startswith(req.base_url + "/"):
-            ident = CANONICAL + ident[len(req.base_url):]
-        return ident
+    def linked_records(self, record_iri: str) -> list[tuple[str, str]]:
+        """(record IRI, property) of every live record ``record_iri`` links to."""
+        pairs = []
+        for prop, target in _ids(self.corpus.get(record_iri)):
+            other = self.corpus.resolve(target) if target.startswith(CANONICAL) else None
+            if other and other != record_iri and other not in self.corpus.deleted:
+                pairs.append((other, prop))
+        return pairs
 
-    # -- create / update / delete ---------------------------------------------
+    def lookup(self, iri: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self.corpus.get(iri) if iri.startswith(CANONICAL) else None
+        return found
 
-    def writer(req: Request, id: str | None = None) -> tuple[Any, Any, Any, Response | None]:
-        """The client, active sigel and record IRI of a write request, or the error to answer."""
-        client, error = authenticate(req)
-        if error:
-            return None, None, None, error
-        sigel, error = active_sigel(req, client)
-        if error or id is None:
-            return client, sigel, None, error
-        iri, error = resolve_path_id(id)
-        return client, sigel, iri, error
+    # -- changes ---------------------------------------------------------------
 
-    def create(req: Request) -> Response:
-        client, sigel, _, error = writer(req)
-        if error:
-            return error
-        doc, error = parse_body(req)
-        if error:
-            return error
-        if not may_write(client, doc):
-            return Response.error(403, "You don't have the permission to create this document.")
+    def create(self, doc: dict[str, Any], sigel: str) -> tuple[str, str] | Response:
+        """(IRI, ETag) of the new record, or the error (a holding needs a live bib, one per library)."""
         graph = _graph(doc)
-        with corpus.lock:
+        with self.corpus.lock:
             if kind_of(doc) == "hold":
                 item = graph[1]
                 held, item_of = _link(item, "heldBy"), _link(item, "itemOf")
                 if not held or not item_of:
                     return Response.error(400, "A holding must have heldBy and itemOf.")
-                bib = corpus.resolve(item_of)
-                if bib is None or bib in corpus.deleted or corpus.kind(bib) != "bib":
+                bib = self.corpus.resolve(item_of)
+                if not self.live_bib(bib):
                     return Response.error(400, "Failed to acquire a necessary lock: the holding's itemOf "
                                                f"{item_of} is not a valid bibliographic record.")
-                for hold in corpus.holdings_of(thing_of(bib) or item_of):
-                    if hold not in corpus.deleted and held_by(hold) == sigel_of(held):
+                for hold in self.corpus.holdings_of(self.thing_of(bib) or item_of):
+                    if hold not in self.corpus.deleted and self.held_by(hold) == sigel_of(held):
                         return Response.error(409, f"Already exists a holding record for {sigel_of(held)} "
                                                    f"and bib: {bib}")
-            iri = corpus.create(doc, sigel)
-            etag = corpus.etag(iri)
-        return Response(201, b"", {"Location": iri, "ETag": f'"{etag}"'})
+            iri = self.corpus.create(doc, sigel)
+            return iri, self.corpus.etag(iri)
 
-    def update(req: Request, id: str) -> Response:
-        client, sigel, iri, error = writer(req, id)
-        if error:
-            return error
-        if_match = req.headers.get("If-Match")
-        if not if_match:
-            return Response.error(400, "Missing If-Match header in update")
-        doc, error = parse_body(req)
-        if error:
-            return error
-        with corpus.lock:
+    def update(self, client: Any, iri: str, doc: dict[str, Any], if_match: str) -> str | Response:
+        """The new ETag, or the error (id changed, collection changed, permission, stale ETag)."""
+        with self.corpus.lock:
             if _graph(doc)[0].get("@id") != iri:
                 return Response.error(400, "Record ID was modified")
-            current = corpus.get(iri)
-            if kind_of(doc) != corpus.kind(iri):
+            current = self.corpus.get(iri)
+            if kind_of(doc) != self.corpus.kind(iri):
                 return Response.error(400, "Changing the collection of a record is not allowed.")
-            if not may_write(client, current) or not may_write(client, doc):
+            if not self.may_write(client, current) or not self.may_write(client, doc):
                 return Response.error(403, "You don't have the permission to update this document.")
-            if _norm_etag(if_match) != _norm_etag(corpus.etag(iri)):
-                return Response.error(conflict_status(),
+            if _norm_etag(if_match) != _norm_etag(self.corpus.etag(iri)):
+                return Response.error(self.conflict_status,
                                       "The resource has been updated by someone else. Please refetch.")
-            corpus.replace(iri, doc)
-            etag = corpus.etag(iri)
-        return Response(204, b"", {"Location": iri, "ETag": f'"{etag}"'})
+            self.corpus.replace(iri, doc)
+            etag: str = self.corpus.etag(iri)
+            return etag
 
-    def delete(req: Request, id: str) -> Response:
-        client, sigel, iri, error = writer(req, id)
-        if error:
-            return error
-        with corpus.lock:
-            if not may_write(client, corpus.get(iri)):
+    def delete(self, client: Any, iri: str) -> Response | None:
+        """``None`` once deleted, else the error (permission, linked to by other records)."""
+        with self.corpus.lock:
+            if not self.may_write(client, self.corpus.get(iri)):
                 return Response.error(403, "You don't have the permission to delete this document.")
-            links = linking_records(iri)
+            links = self.linking_records(iri)
             if links:
                 return Response.error(403, f"This record is linked to by {len(links)} other record(s) "
                                            f"(e.g. {links[0][0]} via {links[0][1]}) and cannot be deleted.")
-            corpus.delete(iri)
-        return Response(204, b"")
+            self.corpus.delete(iri)
+        return None
 
-    def not_allowed(req: Request) -> Response:
-        return Response.error(405, f"Method {req.method} not allowed on /")
 
-    # -- helpers APIs ----------------------------------------------------------
+# ---------------------------------------------------------------- request helpers
 
-    def findhold(req: Request) -> Response:
-        ident, library = req.arg("id"), req.arg("library")
-        if not ident or not library:
-            return jetty_error(400, "Missing parameter: id and library are required", req.path)
-        bib = corpus.resolve(request_iri(ident, req))
-        if bib is None or bib in corpus.deleted or corpus.kind(bib) != "bib":
-            return jetty_error(400, f"{ident} is not a bibliographic record", req.path)
-        sigel = sigel_of(library)
-        holds = [h for h in corpus.holdings_of(thing_of(bib) or bib)
-                 if h not in corpus.deleted and held_by(h) == sigel]
-        return Response.json(holds, Expires="0")
 
-    def dependencies(req: Request) -> Response:
-        ident = req.arg("id")
-        relation = req.arg("relation")
-        reverse = (req.arg("reverse") or "false").lower() == "true"
-        mode = req.arg("return", "id")
-        if not ident:
-            return jetty_error(400, "Missing parameter: id", req.path)
-        if mode not in ("id", "bare_record", "embellished_record"):
-            return jetty_error(400, f"Bad value for return: {mode}", req.path)
-        iri = corpus.resolve(request_iri(ident, req))
-        if iri is None or iri in corpus.deleted:
-            return jetty_error(400, f"Unknown id {ident}", req.path)
-        if reverse:
-            pairs = linking_records(iri)
-        else:
-            pairs = []
-            for prop, target in _ids(corpus.get(iri)):
-                other = corpus.resolve(target) if target.startswith(CANONICAL) else None
-                if other and other != iri and other not in corpus.deleted:
-                    pairs.append((other, prop))
-        result = sorted({other for other, prop in pairs if relation is None or prop == relation})
-        if mode == "id":
-            return Response.json(result)
-        return Response.json([corpus.get(r) for r in result])
+def parse_body(req: Request) -> tuple[Any, Response | None]:
+    """The flat JSON-LD record a write sends, or the 400 to answer."""
+    ctype = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if ctype != LD_JSON:
+        return None, Response.error(400, f"Content-Type not allowed: {ctype or 'none'} (use {LD_JSON}).")
+    if not req.body.strip():
+        return None, Response.error(400, "No data received.")
+    try:
+        doc = json.loads(req.body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None, Response.error(400, "Body is not valid JSON.")
+    problem = _check_flat(doc)
+    if problem:
+        return None, Response.error(400, problem)
+    return doc, None
 
-    def lookup(iri: str) -> dict[str, Any] | None:
-        return corpus.get(iri) if iri.startswith(CANONICAL) else None
 
-    def compilemarc(req: Request) -> Response:
-        ident = req.arg("id")
-        if not ident:
-            return jetty_error(400, "Missing parameter: id", req.path)
-        bib = corpus.resolve(request_iri(ident, req))
-        if bib is None or bib in corpus.deleted or corpus.kind(bib) != "bib":
-            return jetty_error(400, f"{ident} is not a bibliographic record", req.path)
-        library = req.arg("library")
-        holds: list[dict[str, Any]] = []
-        if library and library.startswith(LIBRARY_PREFIX):
-            sigel = sigel_of(library)
-            holds = [corpus.get(h) for h in corpus.holdings_of(thing_of(bib) or bib)
-                     if h not in corpus.deleted and held_by(h) == sigel]
-        rec = kbv_to_marc(corpus.get(bib), lookup, holds)
-        short = bib.rsplit("/", 1)[-1]
-        if (req.arg("format") or "").upper() == "MARCXML":
-            body, name = marc_json_to_xml([rec]).encode("utf-8"), f"{short}.marc.xml"
-        else:
-            body, name = marc_json_to_iso2709(rec), f"{short}.marc"
-        return Response(200, body, {"Content-Type": "application/octet-stream",
-                                    "Content-Disposition": f'attachment; filename="{name}"'})
+def request_iri(ident: str, req: Request) -> str:
+    """Map an id given as an emulator URL back to the canonical IRI."""
+    ident = ident.strip()
+    if ident.startswith(req.base_url + "/"):
+        ident = CANONICAL + ident[len(req.base_url):]
+    return ident
 
-    def convert(req: Request) -> Response:
-        target = req.arg("to") or req.headers.get("Accept") or MARC_JSON
-        target = target.split(",")[0].split(";")[0].strip()
-        if target not in (MARC_JSON, "*/*", ""):
-            return jetty_error(406, f"Conversion to {target} is not supported", req.path)
-        ctype = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        if ctype != LD_JSON or not req.body.strip():
-            return jetty_error(400, "Body must be application/ld+json", req.path)
-        try:
-            doc = json.loads(req.body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return jetty_error(400, "Body is not valid JSON", req.path)
-        if _check_flat(doc):
-            return jetty_error(400, _check_flat(doc) or "", req.path)
-        return Response.json(kbv_to_marc(doc, lookup), content_type=MARC_JSON)
 
-    def remotesearch(req: Request) -> Response:
-        client, error = authenticate(req)
-        if error:
-            return error
-        q = req.arg("q")
-        databases = req.arg("databases")
-        if databases is not None and not q:
-            return Response.json(REMOTE_DATABASES)
-        names = [d.strip() for d in (databases or "LC").split(",") if d.strip()]
-        unknown = [d for d in names if d not in REMOTE_RECORDS]
-        if unknown:
-            return Response.json({"error": f"Unknown database(s): {', '.join(unknown)}"})
-        try:
-            start = max(0, int(req.arg("start", "0") or 0))
-            n = max(0, int(req.arg("n", "10") or 10))
-        except ValueError:
-            return Response.json({"error": "start and n must be integers"})
-        terms = (q or "").lower().split()
-        total: dict[str, int] = {}
-        items: list[dict[str, Any]] = []
-        for db in names:
-            hits = [d for d in REMOTE_RECORDS[db] if all(t in _remote_text(d) for t in terms)]
-            total[db] = len(hits)
-            items += [{"database": db, "data": d} for d in hits]
-        return Response.json({"totalResults": total, "items": items[start:start + n], "errors": {}})
+# ---------------------------------------------------------------- routes: create / update / delete
 
-    def marc_export(req: Request) -> Response:
-        # the query string is split by hand and not URL-decoded, as MarcHttpExport does
-        raw: dict[str, str] = {}
-        for pair in req.raw_query.split("&"):
-            key, _, value = pair.partition("=")
-            raw.setdefault(key, value)
-        since, until = raw.get("from", ""), raw.get("until", "")
-        stamp = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
-        if not stamp.fullmatch(since) or not stamp.fullmatch(until):
-            return jetty_error(400, "Missing or invalid from/until", req.path)
-        profile = {}
-        for line in req.body.decode("utf-8", "replace").splitlines():
-            if "=" in line and not line.lstrip().startswith("#"):
-                key, _, value = line.partition("=")
-                profile[key.strip()] = value.strip()
-        locations = profile.get("locations", "*").split()
-        lo, hi = _instant(since), _instant(until)
-        out = []
-        for iri in corpus.iter_records(kind="bib"):
-            thing = thing_of(iri) or iri
-            holds = [h for h in corpus.holdings_of(thing) if "*" in locations or held_by(h) in locations]
-            times = [corpus.modified(iri)] + [corpus.modified(h) for h in holds]
-            if not any(lo <= _instant(t) < hi for t in times):
-                continue
-            if "*" not in locations and not holds:
-                continue
-            out.append(kbv_to_marc(corpus.get(iri), lookup, [corpus.get(h) for h in holds]))
-        if profile.get("format", "").upper() == "MARCXML":
-            return Response(200, marc_json_to_xml(out).encode("utf-8"), {})
-        return Response(200, b"".join(marc_json_to_iso2709(r) for r in out), {})
 
-    service.add("POST", r"/api/marc_export/?")(marc_export)
-    service.add("POST", r"/(?:data/?)?")(create)
-    service.add("PUT", r"/")(not_allowed)
-    service.add("DELETE", r"/")(not_allowed)
-    service.add("GET", r"/_findhold/?")(findhold)
-    service.add("GET", r"/_dependencies/?")(dependencies)
-    service.add("GET", r"/_compilemarc/?")(compilemarc)
-    service.add("GET", r"/_convert/?")(convert)
-    service.add("POST", r"/_convert/?")(convert)
-    service.add("GET", r"/_remotesearch/?")(remotesearch)
-    service.add("PUT", r"/(?P<id>[^/_][^/]*)")(update)
-    service.add("DELETE", r"/(?P<id>[^/_][^/]*)")(delete)
+def create(backend: WriteBackend, req: Request) -> Response:
+    client, sigel, _, error = backend.writer(req)
+    if error:
+        return error
+    doc, error = parse_body(req)
+    if error:
+        return error
+    if not backend.may_write(client, doc):
+        return Response.error(403, "You don't have the permission to create this document.")
+    created = backend.create(doc, sigel)
+    if isinstance(created, Response):
+        return created
+    iri, etag = created
+    return Response(201, b"", {"Location": iri, "ETag": f'"{etag}"'})
 
+
+def update(backend: WriteBackend, req: Request, id: str) -> Response:
+    client, _, iri, error = backend.writer(req, id)
+    if error:
+        return error
+    if_match = req.headers.get("If-Match")
+    if not if_match:
+        return Response.error(400, "Missing If-Match header in update")
+    doc, error = parse_body(req)
+    if error:
+        return error
+    etag = backend.update(client, iri, doc, if_match)
+    if isinstance(etag, Response):
+        return etag
+    return Response(204, b"", {"Location": iri, "ETag": f'"{etag}"'})
+
+
+def delete(backend: WriteBackend, req: Request, id: str) -> Response:
+    client, _, iri, error = backend.writer(req, id)
+    if error:
+        return error
+    return backend.delete(client, iri) or Response(204, b"")
+
+
+def not_allowed(backend: WriteBackend, req: Request) -> Response:
+    return Response.error(405, f"Method {req.method} not allowed on /")
+
+
+# ---------------------------------------------------------------- routes: helper APIs
+
+
+def findhold(backend: WriteBackend, req: Request) -> Response:
+    ident, library = req.arg("id"), req.arg("library")
+    if not ident or not library:
+        return jetty_error(400, "Missing parameter: id and library are required", req.path)
+    bib = backend.corpus.resolve(request_iri(ident, req))
+    if not backend.live_bib(bib):
+        return jetty_error(400, f"{ident} is not a bibliographic record", req.path)
+    return Response.json(backend.holdings(bib, sigel_of(library)), Expires="0")
+
+
+def dependencies(backend: WriteBackend, req: Request) -> Response:
+    ident = req.arg("id")
+    relation = req.arg("relation")
+    reverse = (req.arg("reverse") or "false").lower() == "true"
+    mode = req.arg("return", "id")
+    if not ident:
+        return jetty_error(400, "Missing parameter: id", req.path)
+    if mode not in ("id", "bare_record", "embellished_record"):
+        return jetty_error(400, f"Bad value for return: {mode}", req.path)
+    iri = backend.corpus.resolve(request_iri(ident, req))
+    if iri is None or iri in backend.corpus.deleted:
+        return jetty_error(400, f"Unknown id {ident}", req.path)
+    pairs = backend.linking_records(iri) if reverse else backend.linked_records(iri)
+    result = sorted({other for other, prop in pairs if relation is None or prop == relation})
+    if mode == "id":
+        return Response.json(result)
+    return Response.json([backend.corpus.get(r) for r in result])
+
+
+def compilemarc(backend: WriteBackend, req: Request) -> Response:
+    ident = req.arg("id")
+    if not ident:
+        return jetty_error(400, "Missing parameter: id", req.path)
+    bib = backend.corpus.resolve(request_iri(ident, req))
+    if not backend.live_bib(bib):
+        return jetty_error(400, f"{ident} is not a bibliographic record", req.path)
+    library = req.arg("library")
+    holds: list[dict[str, Any]] = []
+    if library and library.startswith(LIBRARY_PREFIX):
+        holds = [backend.corpus.get(h) for h in backend.holdings(bib, sigel_of(library))]
+    rec = kbv_to_marc(backend.corpus.get(bib), backend.lookup, holds)
+    short = bib.rsplit("/", 1)[-1]
+    if (req.arg("format") or "").upper() == "MARCXML":
+        body, name = marc_json_to_xml([rec]).encode("utf-8"), f"{short}.marc.xml"
+    else:
+        body, name = marc_json_to_iso2709(rec), f"{short}.marc"
+    return Response(200, body, {"Content-Type": "application/octet-stream",
+                                "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def convert(backend: WriteBackend, req: Request) -> Response:
+    target = req.arg("to") or req.headers.get("Accept") or MARC_JSON
+    target = target.split(",")[0].split(";")[0].strip()
+    if target not in (MARC_JSON, "*/*", ""):
+        return jetty_error(406, f"Conversion to {target} is not supported", req.path)
+    ctype = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if ctype != LD_JSON or not req.body.strip():
+        return jetty_error(400, "Body must be application/ld+json", req.path)
+    try:
+        doc = json.loads(req.body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return jetty_error(400, "Body is not valid JSON", req.path)
+    problem = _check_flat(doc)
+    if problem:
+        return jetty_error(400, problem, req.path)
+    return Response.json(kbv_to_marc(doc, backend.lookup), content_type=MARC_JSON)
+
+
+def remotesearch(backend: WriteBackend, req: Request) -> Response:
+    _, error = backend.authenticate(req)
+    if error:
+        return error
+    q = req.arg("q")
+    databases = req.arg("databases")
+    if databases is not None and not q:
+        return Response.json(REMOTE_DATABASES)
+    names = [d.strip() for d in (databases or "LC").split(",") if d.strip()]
+    unknown = [d for d in names if d not in REMOTE_RECORDS]
+    if unknown:
+        return Response.json({"error": f"Unknown database(s): {', '.join(unknown)}"})
+    try:
+        start = max(0, int(req.arg("start", "0") or 0))
+        n = max(0, int(req.arg("n", "10") or 10))
+    except ValueError:
+        return Response.json({"error": "start and n must be integers"})
+    terms = (q or "").lower().split()
+    total: dict[str, int] = {}
+    items: list[dict[str, Any]] = []
+    for db in names:
+        hits = [d for d in REMOTE_RECORDS[db] if all(t in _remote_text(d) for t in terms)]
+        total[db] = len(hits)
+        items += [{"database": db, "data": d} for d in hits]
+    return Response.json({"totalResults": total, "items": items[start:start + n], "errors": {}})
+
+
+def marc_export(backend: WriteBackend, req: Request) -> Response:
+    # the query string is split by hand and not URL-decoded, as MarcHttpExport does
+    raw: dict[str, str] = {}
+    for pair in req.raw_query.split("&"):
+        key, _, value = pair.partition("=")
+        raw.setdefault(key, value)
+    since, until = raw.get("from", ""), raw.get("until", "")
+    stamp = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+    if not stamp.fullmatch(since) or not stamp.fullmatch(until):
+        return jetty_error(400, "Missing or invalid from/until", req.path)
+    profile = {}
+    for line in req.body.decode("utf-8", "replace").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            profile[key.strip()] = value.strip()
+    locations = profile.get("locations", "*").split()
+    lo, hi = _instant(since), _instant(until)
+    corpus = backend.corpus
+    out = []
+    for iri in corpus.iter_records(kind="bib"):
+        thing = backend.thing_of(iri) or iri
+        holds = [h for h in corpus.holdings_of(thing) if "*" in locations or backend.held_by(h) in locations]
+        times = [corpus.modified(iri)] + [corpus.modified(h) for h in holds]
+        if not any(lo <= _instant(t) < hi for t in times):
+            continue
+        if "*" not in locations and not holds:
+            continue
+        out.append(kbv_to_marc(corpus.get(iri), backend.lookup, [corpus.get(h) for h in holds]))
+    if profile.get("format", "").upper() == "MARCXML":
+        return Response(200, marc_json_to_xml(out).encode("utf-8"), {})
+    return Response(200, b"".join(marc_json_to_iso2709(r) for r in out), {})
+
+
+#: (method, path pattern, route), tried in this order.
+ROUTES: tuple[tuple[str, str, Callable[..., Response]], ...] = (
+    ("POST", r"/api/marc_export/?", marc_export),
+    ("POST", r"/(?:data/?)?", create),
+    ("PUT", r"/", not_allowed),
+    ("DELETE", r"/", not_allowed),
+    ("GET", r"/_findhold/?", findhold),
+    ("GET", r"/_dependencies/?", dependencies),
+    ("GET", r"/_compilemarc/?", compilemarc),
+    ("GET", r"/_convert/?", convert),
+    ("POST", r"/_convert/?", convert),
+    ("GET", r"/_remotesearch/?", remotesearch),
+    ("PUT", r"/(?P<id>[^/_][^/]*)", update),
+    ("DELETE", r"/(?P<id>[^/_][^/]*)", delete),
+)
+
+
+def add_routes(service: Service, emu: Any) -> None:
+    """Add the write and cataloguing routes to the libris ``service``, over one :class:`WriteBackend`."""
+    backend = WriteBackend(emu)
+    for method, pattern, route in ROUTES:
+        service.add(method, pattern)(functools.partial(route, backend))
 
 
 def _instant(text: str) -> float:

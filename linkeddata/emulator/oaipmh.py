@@ -299,7 +299,8 @@ class _Provider:
         return list(self._links[1].get(iri, []))
 
     def document(self, iri: str) -> dict[str, Any] | None:
-        return self.corpus.records.get(iri) or self.corpus.deleted_document(iri)
+        found: dict[str, Any] | None = self.corpus.records.get(iri) or self.corpus.deleted_document(iri)
+        return found
 
     def in_set(self, iri: str, spec: str | None) -> bool:
         kind = self.corpus.kind(iri)
@@ -319,7 +320,7 @@ class _Provider:
             return any((self.corpus.records[h]["@graph"][1].get("heldBy") or {}).get("@id") == LIBRARY + sigel
                        for h in self.corpus.holdings_of(entity.get("@id", iri)))
         if name == "nb":
-            return graph[0].get("encodingLevel") == "marc:FullLevel"
+            return bool(graph[0].get("encodingLevel") == "marc:FullLevel")
         if name == "sao":
             return (entity.get("inScheme") or {}).get("@id") == "https://id.kb.se/term/sao"
         return True

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -82,7 +83,10 @@ def parse_loan_status(xml: bytes, source: str = "loan status") -> list[CopyStatu
         status_key = next((k for k in children if k in _STATUS), None)
         if status_key is None:
             continue
-        pick = lambda names: next((children[k] for k in children if k in names and children[k]), None)  # noqa: E731
+
+        def pick(names: Collection[str], children: dict[str, str] = children) -> str | None:
+            return next((children[k] for k in children if k in names and children[k]), None)
+
         copies.append(CopyStatus(children[status_key], pick(_LOCATION), pick(_CALL), pick(_DATE), children))
     return copies
 

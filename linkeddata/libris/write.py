@@ -471,7 +471,8 @@ def remote_search(q: str, start: int = 0, n: int = 10, databases: str | list[str
     result = _json(response, "/_remotesearch")
     if isinstance(result, dict) and result.get("error"):
         raise InvalidInputError(f"remote search in {names}: {result['error']}")
-    return result
+    found: dict[str, Any] = result
+    return found
 
 
 def remote_databases(*, auth: LibrisAuth | None = None, session: requests.Session | None = None,

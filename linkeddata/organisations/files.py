@@ -41,7 +41,8 @@ def is_organisation_file(path: str | Path) -> bool:
 
 def _members(data: Any) -> list[Any]:
     if isinstance(data, dict) and isinstance(data.get("member"), list):
-        return data["member"]
+        members: list[Any] = data["member"]
+        return members
     if isinstance(data, dict) and ("data" in data or "record" in data):
         return [data]
     if isinstance(data, list) and data and all(isinstance(m, dict) for m in data):

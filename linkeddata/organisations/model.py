@@ -484,7 +484,7 @@ def _place(org_iri: str, label: str, address: ox.BlankNode, place: Place, add: A
 def to_ntriples(org: Organisation) -> bytes:
     """The organisation's triples as N-Triples bytes (graph name dropped)."""
     triples = [q.triple for q in organisation_to_rdf(org)]
-    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
 
 
 def organisation_records(orgs: Iterable[Organisation]) -> Iterator[Record]:
@@ -504,9 +504,9 @@ def organisations_to_graph(orgs: Iterable[Organisation], fmt: str = "nt") -> byt
         raise InvalidInputError(f"unknown RDF format {fmt!r}; one of {', '.join(formats)}")
     quads = [q for org in orgs for q in organisation_to_rdf(org)]
     if fmt in ("nq", "trig"):
-        return ox.serialize(quads, format=formats[fmt], prefixes=_PREFIXES if fmt == "trig" else None)
+        return ox.serialize(quads, format=formats[fmt], prefixes=_PREFIXES if fmt == "trig" else None) or b""
     triples = [q.triple for q in quads]
-    return ox.serialize(triples, format=formats[fmt], prefixes=_PREFIXES if fmt == "ttl" else None)
+    return ox.serialize(triples, format=formats[fmt], prefixes=_PREFIXES if fmt == "ttl" else None) or b""
 
 
 _PREFIXES = {"schema": SDO, "lv": LV, "org": ORG, "xsd": XSD, "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,6 +166,7 @@ def iter_pica_text(text: str, source: str = "PICA+ file", *, strict: bool = Fals
     Odd records are logged and skipped unless ``strict`` (then :class:`ParseError`);
     ``skipped`` collects ``(record, reason)`` of each.
     """
+    parse: Callable[[str, str], PicaRecord]
     if FIELD_SEP in text:
         chunks = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
         parse = parse_normalized_record
