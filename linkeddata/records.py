@@ -89,3 +89,26 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def json_object(text: str | bytes, what: str) -> dict[str, Any]:
+    """The JSON object (a JSON-LD document) in ``text``; ``what`` names it in the error.
+
+    >>> json_object('{"@id": "x"}', "record x")
+    {'@id': 'x'}
+    >>> json_object("[1]", "record x")
+    Traceback (most recent call last):
+    ...
+    linkeddata.errors.ParseError: record x: not a JSON-LD document (a JSON object)
+
+    :raises ParseError: not JSON, or JSON but not an object.
+    """
+    from .errors import ParseError
+
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ParseError(f"{what}: not a JSON-LD document ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise ParseError(f"{what}: not a JSON-LD document (a JSON object)")
+    return doc

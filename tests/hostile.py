@@ -10,6 +10,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 Handler = Callable[[socket.socket, bytes, "RawServer"], None]
 
 
@@ -147,3 +149,33 @@ def drip(interval: float, *, in_headers: bool = False, total: int = 10_000) -> H
             time.sleep(interval)
 
     return handle
+
+
+# ---------------------------------------------------------------- serving a store (test_serve, test_hostile_serve)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def oxigraph_binary() -> str:
+    """The Oxigraph server's version; the module is skipped without a usable server binary.
+    Import it into a test module to apply it there."""
+    from linkeddata.errors import ConfigError
+    from linkeddata.serve import check_version
+
+    try:
+        return check_version()
+    except ConfigError as exc:
+        pytest.skip(f"no usable oxigraph server: {exc}")
+
+
+def stored(path: Any, records: list[Any]) -> Any:
+    """``path`` holding a store of ``records``, closed and released (for a server to open)."""
+    import gc
+
+    from linkeddata.stores import open_store
+
+    store = open_store(path)
+    store.load_records(records)
+    store.close()
+    del store
+    gc.collect()  # the embedded store releases its lock when collected
+    return path

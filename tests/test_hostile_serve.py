@@ -9,7 +9,6 @@ request); queries time out.
 from __future__ import annotations
 
 import base64
-import gc
 import time
 
 import pytest
@@ -17,36 +16,22 @@ import requests
 
 from linkeddata.errors import ConfigError
 from linkeddata.records import Record
-from linkeddata.serve import Guard, Refused, check_sparql, check_version, running_guarded
-from linkeddata.stores import open_store
+from linkeddata.serve import Guard, Refused, check_sparql, running_guarded
 
-from .hostile import RawServer, answer
+from .hostile import RawServer, answer, oxigraph_binary, stored  # noqa: F401  (oxigraph_binary: autouse)
 
 TOKEN = "serve-test-token-42"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def oxigraph_binary():
-    try:
-        return check_version()
-    except ConfigError as exc:
-        pytest.skip(f"no usable oxigraph server: {exc}")
-
-
 def _store(path, n=40):
-    store = open_store(path)
     records = []
     for i in range(n):
         iri = f"https://libris.kb.se/srv{i:04d}"
         records.append(Record(iri, {"@graph": [
             {"@id": iri, "@type": "Record", "mainEntity": {"@id": iri + "#it"}},
             {"@id": iri + "#it", "@type": "Instance", "hasTitle": [{"@type": "Title", "mainTitle": f"T{i}"}]}]}))
-    store.load_records(records)
-    store.close()
-    del store
-    gc.collect()
-    return path
+    return stored(path, records)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import signal
@@ -22,17 +21,10 @@ from linkeddata.serve import check_version, find_oxigraph, free_port, parse_bind
 from linkeddata.stores import open_store
 
 from .conftest import DATA
+from .hostile import oxigraph_binary, stored  # noqa: F401  (oxigraph_binary: autouse, skips without a server)
 
 BIB = "https://libris.kb.se/t7bk2vz9m4hq8wx"
 HOLD = "https://libris.kb.se/h2zq9ckr0w5dv7l"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def oxigraph_binary():
-    try:
-        return check_version()
-    except ConfigError as exc:
-        pytest.skip(f"no usable oxigraph server: {exc}")
 
 
 def records() -> list[Record]:
@@ -41,12 +33,7 @@ def records() -> list[Record]:
 
 
 def built_store(path):
-    store = open_store(path)
-    store.load_records(records())
-    store.close()
-    del store
-    gc.collect()  # the embedded store releases its lock when collected
-    return path
+    return stored(path, records())
 
 
 def _answers(port: int) -> bool:

@@ -12,7 +12,6 @@ command replaced it (see :class:`linkeddata.cli.common.LinkedDataGroup`).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any
@@ -33,16 +32,9 @@ def _auth(sigel: str | None = None) -> Any:
 
 def _read_json(path: str) -> dict[str, Any]:
     """A JSON-LD document from the file ``path`` or standard input (``-``)."""
-    from ..errors import ParseError
+    from ..records import json_object
 
-    text = read_input(path)
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise ParseError(f"{'standard input' if path == '-' else path}: not a JSON-LD document ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise ParseError(f"{'standard input' if path == '-' else path}: not a JSON-LD document (a JSON object)")
-    return doc
+    return json_object(read_input(path), "standard input" if path == "-" else path)
 
 
 def _announce_write(what: str) -> None:

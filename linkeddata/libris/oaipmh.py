@@ -26,7 +26,7 @@ from lxml import etree
 from ..config import service_url
 from ..errors import HTTPError, InvalidInputError, OAIError, ParseError
 from ..http import DEFAULT_MAX_PAGES, Pager, make_session, request
-from ..records import Record
+from ..records import Record, json_object
 
 log = logging.getLogger(__name__)
 
@@ -263,12 +263,7 @@ def _content_record(iri: str, metadata: str, metadata_prefix: str, datestamp: st
     """A store :class:`Record` from ``<metadata>`` content in one of :data:`STORE_PREFIXES`."""
     prefix = base_format(metadata_prefix)
     if prefix == "jsonld":
-        try:
-            data = json.loads(metadata)
-        except ValueError as exc:
-            raise ParseError(f"OAI record {iri}: invalid JSON-LD ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ParseError(f"OAI record {iri}: JSON-LD is not an object")
+        data = json_object(metadata, f"OAI record {iri}")
         data.pop("@context", None)
         return Record(iri=iri, data=data, media_type="application/ld+json", last_modified=datestamp, source="oaipmh")
     if prefix == "oai_dc":
