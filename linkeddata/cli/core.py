@@ -1,4 +1,4 @@
-"""Core commands: fetch, load, query, queries, map, demo, build."""
+"""Core commands: fetch, load, query, queries, map, dump, build (demo: :mod:`.emulator`)."""
 
 from __future__ import annotations
 
