@@ -8,7 +8,8 @@ peak RSS (``VmHWM``): the emulator's memory never mixes into the client's.
 * ``sync-download``  first sync of ``--all`` by the gzipped download into an on-disk store,
   then pyoxigraph ``bulk_load`` of the same quads as N-Quads (the reference), best of two
   each; requests per 1000 records, throughput ratio, peak RSS
-* ``sync-pages``     the same selection page by page (requests per 100 records)
+* ``sync-pages``     the same selection page by page, then the biggest library's
+  ``itemAndInstance:<sigel>`` (requests per 100 records; dump pages counted apart)
 * ``build-find``     ``linkeddata build`` of every instance by ``/find`` (split by publication year
   into queries under the 10000-hit window) with their holdings, without embellishment: requests
   per 100 hits, and the records and holdings per library checked against the emulator's corpus
