@@ -450,17 +450,42 @@ def _short(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-def records_parts(pairs: list[tuple[str, Any]]) -> tuple[str, list[str]] | None:
+_STREAMING_FIRST = ("@context", "@type", "@id")
+
+
+def streaming_order(value: Any) -> Any:
+    """``value`` with every object's keys in the order JSON-LD's streaming profile requires
+    (``@context``, ``@type``, ``@id`` first, ``@graph`` last); key order means nothing in JSON-LD.
+
+    >>> streaming_order({"name": "x", "@id": "_:a", "@type": "T", "@graph": [], "p": [{"v": 1, "@type": "U"}]})
+    {'@type': 'T', '@id': '_:a', 'name': 'x', 'p': [{'@type': 'U', 'v': 1}], '@graph': []}
+    """
+    if isinstance(value, list):
+        return [streaming_order(v) if isinstance(v, (dict, list)) else v for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: value[k] if k == "@context" else streaming_order(value[k]) for k in _STREAMING_FIRST if k in value}
+    for key, item in value.items():
+        if key not in out and key != "@graph":
+            out[key] = streaming_order(item) if isinstance(item, (dict, list)) else item
+    if "@graph" in value:
+        out["@graph"] = streaming_order(value["@graph"])
+    return out
+
+
+def records_parts(pairs: list[tuple[str, Any]], streaming: bool = False) -> tuple[str, list[str]] | None:
     """The shared inline context (JSON) of ``(graph_iri, doc)`` pairs and, per pair, the
     JSON text of its named graph object; ``None`` when their contexts differ.
+    ``streaming``: keys in the order of JSON-LD's streaming profile (:func:`streaming_order`).
 
     Raises :class:`JsonLdError` for a record nested deeper than :data:`MAX_DEPTH`.
     """
     context_json = _context_json_for([d for _, d in pairs])
     if context_json is None:
         return None
+    order = streaming_order if streaming else (lambda nodes: nodes)
     try:
-        bodies = ['{"@id":' + json.dumps(g) + ',"@graph":' + json.dumps(record_body(d), ensure_ascii=False) + "}"
+        bodies = ['{"@id":' + json.dumps(g) + ',"@graph":' + json.dumps(order(record_body(d)), ensure_ascii=False) + "}"
                   for g, d in pairs]
     except RecursionError as exc:
         raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels") from exc
@@ -500,13 +525,41 @@ def record_quads(pairs: list[tuple[str, Any]], loader: Any = None) -> list[ox.Qu
             return list(ox.parse(data, format=ox.RdfFormat.JSON_LD))
         except (SyntaxError, ValueError) as exc:
             raise JsonLdError(f"JSON-LD to RDF failed: {_short(exc)}") from exc
-        except MemoryError as exc:  # pyoxigraph's parser caps one token at 16 MB
-            raise JsonLdError(f"a value is too large for the JSON-LD parser ({_short(exc)})") from exc
+        except MemoryError as exc:  # pyoxigraph's parser caps its buffer at 16 MB
+            raise ValueTooLargeError(f"a value is too large for the JSON-LD parser ({_short(exc)})") from exc
+    return reference_quads(pairs, loader)
+
+
+class ValueTooLargeError(JsonLdError):
+    """pyoxigraph's JSON-LD parser cannot take a value this large (:func:`reference_quads` can)."""
+
+
+def reference_quads(pairs: list[tuple[str, Any]], loader: Any = None) -> list[ox.Quad]:
+    """Quads of ``(graph_iri, json_ld_doc)`` pairs through pyld (slow; no size limit on values).
+
+    Blank nodes are fresh per document, and every triple goes into the document's graph."""
     quads: list[ox.Quad] = []
     for g, doc in pairs:
-        text = to_nquads(doc, loader=loader)
-        quads.extend(_fresh_bnodes(ox.parse(text.encode("utf-8"), format=ox.RdfFormat.N_QUADS), ox.NamedNode(g)))
+        dataset = _call("to RDF", pyld.to_rdf, with_kbv_context(doc), _options(loader, None))
+        graph = ox.NamedNode(g)
+        blanks: dict[str, ox.BlankNode] = {}
+        for triples in dataset.values():
+            for t in triples:
+                quads.append(ox.Quad(_pyld_term(t["subject"], blanks), _pyld_term(t["predicate"], blanks),
+                                     _pyld_term(t["object"], blanks), graph))
     return quads
+
+
+def _pyld_term(term: dict[str, Any], blanks: dict[str, ox.BlankNode]) -> Any:
+    kind, value = term["type"], term["value"]
+    if kind == "IRI":
+        return ox.NamedNode(value)
+    if kind == "blank node":
+        return blanks.setdefault(value, ox.BlankNode())
+    if term.get("language"):
+        return ox.Literal(value, language=term["language"])
+    datatype = term.get("datatype")
+    return ox.Literal(value, datatype=ox.NamedNode(datatype)) if datatype else ox.Literal(value)
 
 
 def load_json(path: str | Path) -> Any:

@@ -59,13 +59,16 @@ DEFAULT_BATCH = 500
 #: Records per batch when loading a file (larger batches suit the bulk loader).
 FILE_BATCH = 2000
 #: A record's JSON-LD text goes to the bulk loader only below this size: pyoxigraph's
-#: JSON-LD parser refuses a value over 16 MB, which the careful path then skips, and both
-#: paths must agree on which records load.
-BULK_TEXT_LIMIT = 16 * 1024 * 1024
-#: JSON-LD text gathered (from batches of new graphs) for one bulk load: each bulk load
-#: into a non-empty store costs a compaction, so few large ones are much faster than many
-#: small ones (100,000 records: 102 s in batches of 2,000, 50 s in batches of 20,000).
+#: JSON-LD parser refuses a value over 16 MB (its buffer doubles, so an 11 MB string is
+#: already refused); larger records take the careful path, which can parse them.
+BULK_TEXT_LIMIT = 4 * 1024 * 1024
+#: JSON-LD text streamed into one bulk load. Each bulk load into a non-empty store costs a
+#: compaction, so fewer, larger loads are faster; but pyoxigraph's bulk loader keeps what it
+#: loads in memory until it writes (its batches are a million quads, and it has no memory
+#: option), so a load's size bounds the process's memory: see the README's performance section.
 BULK_TEXT_BYTES = 10 * 1024 * 1024
+#: Pipe buffer between the thread writing a bulk load's text and the loader reading it.
+PIPE_BYTES = 1024 * 1024
 #: N-Quads/TriG files larger than this load with the bulk loader unless told otherwise.
 BULK_THRESHOLD = 64 * 1024 * 1024
 
@@ -233,7 +236,6 @@ class RecordLoader:
         total = LoadStats()
         batches = batched(records, batch_size)
         in_flight: set[str] = set()  # IRIs of the batches being written while the next is prepared
-        waiting: list[_Prepared] = []  # new-graph batches gathered for one bulk load
 
         def prepare_next() -> _Prepared | None:
             batch = next(batches, None)
@@ -261,30 +263,22 @@ class RecordLoader:
             in_flight.difference_update(prepared.iris)  # written: has_graph sees them now
             in_flight.difference_update(prepared.graphs or ())
 
-        def drain() -> None:
-            if not waiting:
-                return
-            started = time.perf_counter()
-            results = self._write_bulk(waiting, strict)
-            self.flush()
-            share = (time.perf_counter() - started) / len(waiting)
-            for prepared, written in zip(waiting, results):
-                finish(prepared, written, share)
-            waiting.clear()
-
         with ThreadPoolExecutor(1, thread_name_prefix="linkeddata-parse") as pool:
             pending = pool.submit(prepare_next)
-            while (prepared := pending.result()) is not None:
-                received(prepared)
-                if prepared.context is not None and not check_only:
-                    if waiting and (waiting[0].context != prepared.context
-                                    or sum(len(b) for w in waiting for b in w.bodies) > BULK_TEXT_BYTES):
-                        drain()
-                    waiting.append(prepared)
+
+            def take() -> _Prepared | None:  # the next prepared batch; the one after starts preparing
+                nonlocal pending
+                prepared = pending.result()
+                if prepared is not None:
+                    received(prepared)
                     pending = pool.submit(prepare_next)
+                return prepared
+
+            prepared = take()
+            while prepared is not None:
+                if prepared.context is not None and not check_only:
+                    prepared = self._stream_bulk(prepared, take, strict, finish)
                     continue
-                drain()
-                pending = pool.submit(prepare_next)
                 started = time.perf_counter()
                 if check_only:
                     graphs = prepared.graphs or {}
@@ -293,7 +287,7 @@ class RecordLoader:
                     written = self._write_prepared(prepared)
                     self.flush()
                 finish(prepared, written, time.perf_counter() - started)
-            drain()
+                prepared = take()
         if not check_only:
             self.publish_snapshot(force=True)
         return total
@@ -310,7 +304,7 @@ class RecordLoader:
                 and all(r.is_json for _, r in live)
                 and not any(iri in in_flight or self.has_graph(iri) for iri, _ in live)):
             try:
-                parts = jsonld.records_parts([(iri, _as_json(r.data, iri)) for iri, r in live])
+                parts = jsonld.records_parts([(iri, _as_json(r.data, iri)) for iri, r in live], streaming=True)
             except (JsonLdError, ParseError):
                 parts = None  # the careful path below finds the bad records
             if parts is not None and max(len(b) for b in parts[1]) < BULK_TEXT_LIMIT:
@@ -325,28 +319,119 @@ class RecordLoader:
         graphs = prepared.graphs or {}
         return len(graphs), self.replace_graphs(graphs, prepared.deleted)
 
-    def _write_bulk(self, batches: list[_Prepared], strict: bool) -> list[tuple[int, int]]:
-        """Bulk-load batches of new graphs in one call; (records, triples) per batch."""
-        context = batches[0].context or ""
-        iris = [iri for b in batches for iri in b.iris]
+    def _stream_bulk(self, first: _Prepared, take: Callable[[], _Prepared | None], strict: bool,
+                     finish: Callable[[_Prepared, tuple[int, int], float], None]) -> _Prepared | None:
+        """Bulk-load ``first`` and the batches of new graphs after it (same context, up to
+        :data:`BULK_TEXT_BYTES` of text) in one streamed bulk load; returns the batch that
+        ended the segment (``None`` at the end of the records).
+
+        A thread writes the segment as one streaming JSON-LD document into a pipe the bulk
+        loader reads (without the GIL), taking each batch as it is prepared: parsing, the
+        loader and the store overlap, and memory is bounded by the pipe, two batches and the
+        segment's texts. When the loader fails, the segment's graphs (all new) are dropped;
+        batches that parse on their own are loaded again in bulk, the others record by record.
+        """
+        started = time.perf_counter()
+        segment, held, error = self._bulk_segment(first, take)
+        if error is not None:  # a bad record, or reading the records failed: keep what loads
+            log.debug("streamed bulk load failed (%s); isolating the bad records", str(error).split("\n")[0])
+            self.replace_graphs({}, [iri for b in segment for iri in b.iris])
+            results = self._recover(segment, strict)
+        else:
+            results = self._shared_counts(segment, self._count_quads([iri for b in segment for iri in b.iris]))
+        self.flush()
+        share = (time.perf_counter() - started) / len(segment)
+        for prepared, written in zip(segment, results):
+            finish(prepared, written, share)
+        if error is not None and not isinstance(error, JsonLdError):
+            raise error
+        return held[0] if held else take()
+
+    def _bulk_segment(self, first: _Prepared, take: Callable[[], _Prepared | None]
+                      ) -> tuple[list[_Prepared], list[_Prepared | None], BaseException | None]:
+        """One streamed bulk load (see :meth:`_stream_bulk`): its batches, ``[the batch after
+        it]`` when the feeder took that one already (else ``[]``), and the first error."""
+        segment = [first]
+        held: list[_Prepared | None] = []
+        failures: list[BaseException] = []
+        read_end, write_end = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):  # Linux: a larger pipe, fewer wake-ups
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+        def feed() -> None:
+            try:
+                _write_all(write_end, ('{"@context":' + (first.context or "") + ',"@graph":[\n').encode("utf-8"))
+                _write_all(write_end, ",\n".join(first.bodies).encode("utf-8"))
+                size = sum(len(b) for b in first.bodies)
+                while size < BULK_TEXT_BYTES:
+                    following = take()
+                    if following is None or following.context != first.context:
+                        held.append(following)
+                        break
+                    segment.append(following)
+                    _write_all(write_end, (",\n" + ",\n".join(following.bodies)).encode("utf-8"))
+                    size += sum(len(b) for b in following.bodies)
+                _write_all(write_end, b"\n]}\n")
+            except BrokenPipeError:
+                pass  # the loader stopped: its error says why
+            except BaseException as exc:  # noqa: BLE001 - handed to the loading thread
+                failures.append(exc)
+                with contextlib.suppress(OSError):
+                    _write_all(write_end, b"}")  # never a complete document: the loader fails
+            finally:
+                os.close(write_end)
+
+        feeder = threading.Thread(target=feed, name="linkeddata-bulk-feed", daemon=True)
+        feeder.start()
         try:
-            added = self._bulk_json(jsonld.join_parts(context, [body for b in batches for body in b.bodies]), iris)
-        except (JsonLdError, ParseError) as exc:
-            # some record is bad: the bulk loader may have written part of it all, in graphs
-            # that were new; drop them and take the record-by-record path
-            log.debug("bulk JSON-LD load failed (%s); isolating the bad records", exc)
-            self.replace_graphs({}, iris)
-            shared = json.loads(context)
-            out = []
-            for b in batches:
-                pairs = [(item["@id"], {"@context": shared, "@graph": item["@graph"]})
-                         for item in (json.loads(body) for body in b.bodies)]
-                graphs = _json_graphs(pairs, b.stats, strict)
-                out.append((len(graphs), self.replace_graphs(graphs)))
-            return out
+            self._bulk_stream(read_end)
+        except JsonLdError as exc:
+            failures.append(exc)
+        finally:
+            os.close(read_end)
+            feeder.join()
+        errors = [f for f in failures if not isinstance(f, JsonLdError)] or failures
+        return segment, held, (errors[0] if errors else None)
+
+    def _recover(self, segment: list[_Prepared], strict: bool) -> list[tuple[int, int]]:
+        """After a failed bulk load: batches that pyoxigraph's JSON-LD parser takes go to the
+        bulk loader again (once), the others are parsed record by record."""
+        context = segment[0].context or ""
+        good: list[_Prepared] = []
+        for b in segment:
+            try:
+                for _ in ox.parse(jsonld.join_parts(context, b.bodies), format=ox.RdfFormat.STREAMING_JSON_LD):
+                    pass
+                good.append(b)
+            except (SyntaxError, ValueError, MemoryError):
+                pass
+        again: dict[int, tuple[int, int]] = {}
+        if good:
+            replay = iter(good[1:])
+            batches, held, error = self._bulk_segment(good[0], lambda: next(replay, None))
+            if error is None and len(batches) == len(good):
+                again = {id(b): r for b, r in zip(good, self._shared_counts(
+                    good, self._count_quads([iri for b in good for iri in b.iris])))}
+            else:
+                self.replace_graphs({}, [iri for b in good for iri in b.iris])
+        shared = json.loads(context)
+        out = []
+        for b in segment:
+            if id(b) in again:
+                out.append(again[id(b)])
+                continue
+            pairs = [(item["@id"], {"@context": shared, "@graph": item["@graph"]})
+                     for item in (json.loads(body) for body in b.bodies)]
+            graphs = _json_graphs(pairs, b.stats, strict)
+            out.append((len(graphs), self.replace_graphs(graphs)))
+        return out
+
+    @staticmethod
+    def _shared_counts(batches: list[_Prepared], added: int) -> list[tuple[int, int]]:
+        """(records, triples) per batch: the triples counted for all, shared out by records."""
         total_bodies = sum(len(b.bodies) for b in batches) or 1
         out, given = [], 0
-        for number, b in enumerate(batches):  # the triples counted for all, shared out by records
+        for number, b in enumerate(batches):
             share = added - given if number == len(batches) - 1 else added * len(b.bodies) // total_bodies
             given += share
             out.append((len(b.iris), share))
@@ -360,8 +445,12 @@ class RecordLoader:
         """Whether the store holds the named graph ``iri``."""
         raise NotImplementedError
 
-    def _bulk_json(self, data: bytes, iris: list[str]) -> int:
-        """Bulk-load a JSON-LD document of new graphs ``iris``; quads now in them."""
+    def _bulk_stream(self, read_end: int) -> None:
+        """Bulk-load the streaming JSON-LD document read from the pipe ``read_end``."""
+        raise NotImplementedError
+
+    def _count_quads(self, graphs: list[str]) -> int:
+        """Quads in the named graphs ``graphs``."""
         raise NotImplementedError
 
     def load_file(
@@ -664,18 +753,28 @@ class LocalStore(RecordLoader):
     def _has_bulk_json(self) -> bool:
         return True
 
-    def _bulk_json(self, data: bytes, iris: list[str]) -> int:
-        with self._write_lock:
+    def _bulk_stream(self, read_end: int) -> None:
+        source: Any = f"/dev/fd/{read_end}"
+        with self._write_lock, contextlib.ExitStack() as stack:
             try:
-                self.inner.bulk_load(data, format=ox.RdfFormat.JSON_LD)
+                if os.path.isdir("/dev/fd"):  # read by the loader itself, without the GIL
+                    self.inner.bulk_load(path=source, format=ox.RdfFormat.STREAMING_JSON_LD)
+                else:  # pragma: no cover - no /dev/fd: read through Python
+                    source = stack.enter_context(open(read_end, "rb", closefd=False))
+                    self.inner.bulk_load(source, format=ox.RdfFormat.STREAMING_JSON_LD)
             except (SyntaxError, ValueError, OSError) as exc:
                 raise JsonLdError(f"JSON-LD to RDF failed: {_first_line(exc)}") from exc
             except MemoryError as exc:
                 raise JsonLdError(f"a value is too large for the JSON-LD parser ({_first_line(exc)})") from exc
-            values = " ".join(f"<{_iri(g)}>" for g in iris)
+
+    def _count_quads(self, graphs: list[str]) -> int:
+        total = 0
+        for start in range(0, len(graphs), 5000):
+            values = " ".join(f"<{_iri(g)}>" for g in graphs[start:start + 5000])
             rows = self.inner.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ VALUES ?g {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}")
             assert isinstance(rows, ox.QuerySolutions)
-            return int(next(iter(rows))["n"].value)
+            total += int(next(iter(rows))["n"].value)
+        return total
 
     def _bulk_load(self, path: Path | Any, fmt: ox.RdfFormat) -> int | None:
         before = len(self.inner)
@@ -692,6 +791,12 @@ class LocalStore(RecordLoader):
     def optimize(self) -> None:
         """Compact the on-disk files (after large bulk loads)."""
         self.inner.optimize()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _iri(value: str) -> str:
@@ -714,6 +819,12 @@ def _json_graphs(pairs: list[tuple[str, Any]], stats: LoadStats, strict: bool) -
         graphs = _group(jsonld.record_quads(docs))
     except (JsonLdError, ParseError) as exc:
         if len(pairs) == 1:
+            if isinstance(exc, jsonld.ValueTooLargeError):  # too large for pyoxigraph's parser, not wrong
+                try:
+                    return {pairs[0][0]: list(dict.fromkeys(jsonld.reference_quads(docs)))}
+                except (JsonLdError, ParseError, ValueError) as reference_exc:
+                    _skip(stats, pairs[0][0], reference_exc, strict)
+                    return {}
             _skip(stats, pairs[0][0], exc, strict)
             return {}
         middle = len(pairs) // 2
