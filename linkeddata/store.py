@@ -26,6 +26,7 @@ and reported, never half-loaded.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os

@@ -14,7 +14,8 @@ import pytest
 from linkeddata import store as store_module
 from linkeddata.jsonld import kbv_context
 from linkeddata.records import Record
-from linkeddata.store import LocalStore, open_store
+from linkeddata.store import LocalStore
+from linkeddata.stores import open_store
 
 BASE = "https://libris.kb.se/"
 XSD = "http://www.w3.org/2001/XMLSchema#"
