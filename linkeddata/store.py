@@ -409,7 +409,7 @@ class RecordLoader:
         again: dict[int, tuple[int, int]] = {}
         if good:
             replay = iter(good[1:])
-            batches, held, error = self._bulk_segment(good[0], lambda: next(replay, None))
+            batches, _, error = self._bulk_segment(good[0], lambda: next(replay, None))
             if error is None and len(batches) == len(good):
                 again = {id(b): r for b, r in zip(good, self._shared_counts(
                     good, self._count_quads([iri for b in good for iri in b.iris])))}
