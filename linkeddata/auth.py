@@ -49,7 +49,7 @@ import requests
 from requests.auth import AuthBase
 
 from .config import service_url
-from .errors import AuthError, ConfigError, ServiceUnavailableError
+from .errors import AuthError, ConfigError, MissingExtraError, ServiceUnavailableError
 from .http import MAX_RETRY_AFTER, RETRY_STATUSES, BodyTooLargeError, DeadlineError, limits
 
 log = logging.getLogger(__name__)
@@ -150,9 +150,10 @@ def _client_class() -> type:
         from authlib.integrations.base_client import OAuthError
         from authlib.oauth2.client import OAuth2Client
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ConfigError("the Libris write API needs authlib: pip install 'linkeddata[oauth]'") from exc
+        raise MissingExtraError("the Libris write API needs authlib: pip install 'linkeddata[oauth]'",
+                                extra="oauth") from exc
 
-    class _SharedSessionClient(OAuth2Client):
+    class _SharedSessionClient(OAuth2Client):  # type: ignore[misc]
         """authlib's protocol client, sending through our shared requests session."""
 
         client_auth_class = OAuth2ClientAuth
@@ -184,7 +185,7 @@ class LibrisAuth(AuthBase):
         if session is None:
             from .http import make_session
 
-            session = make_session(cache=False)
+            session = make_session(purpose="token")
         self.session = session
         self.sigel = sigel
         self._token: dict[str, Any] | None = None

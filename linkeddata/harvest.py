@@ -208,11 +208,11 @@ def harvest_find(store: StoreLike, params: FindQuery | Mapping[str, Any] | Itera
     remaining = None if max_items is None else max(0, max_items - offset)
     loader = _Loader(store, checkpoint, summary, strict, progress)
     if retry_skipped:
-        loader.retry_skipped(session or make_session(cache=False), base_url)
+        loader.retry_skipped(session or make_session(purpose="harvest"), base_url)
     if remaining == 0:
         return _finish(loader, started)
     results = iter_find(pairs, page_size=page_size, max_items=remaining, offset=offset,
-                        session=session or make_session(cache=False), base_url=base_url, full=full,
+                        session=session or make_session(purpose="harvest"), base_url=base_url, full=full,
                         concurrency=concurrency, embellished=embellished, profile=profile)
     seen = 0
     for batch in batched(results, batch_size):
@@ -256,7 +256,7 @@ def harvest_oai(store: StoreLike, *, set: str | None = None, from_: str | None =
             log.info("incremental OAI-PMH harvest from %s", from_)
         checkpoint.completed = False
         checkpoint.state = {"until": checkpoint.state.get("until")}
-    session = session or make_session(cache=False)
+    session = session or make_session(purpose="harvest")
     client = OAIClient(base_url, session)
     loader = _Loader(store, checkpoint, summary, strict, progress)
     if retry_skipped:
@@ -306,7 +306,7 @@ def harvest_changes(store: StoreLike, *, since: Position | Mapping[str, str] | s
     store, checkpoint, summary = _start("changes", store, {"feed": "emm"}, resume)
     position = since if since is not None else checkpoint.state.get("position")
     checkpoint.completed = False
-    session = session or make_session(cache=False)
+    session = session or make_session(purpose="harvest")
     feed = ChangeFeed(position, session=session, base_url=base_url, libris_url=libris_url, concurrency=concurrency)
     loader = _Loader(store, checkpoint, summary, strict, progress)
     if retry_skipped:

@@ -173,7 +173,7 @@ def harvest_oai_files(output: str | Path, *, metadata_prefix: str = "marcxml", s
     state.setdefault("run", 1)
     state.setdefault("parts", [])
     run_stem = f"{stem}-{state['run']}" if state["run"] > 1 else stem
-    client = OAIClient(base_url, session or make_session(cache=False))
+    client = OAIClient(base_url, session or make_session(purpose="harvest"))
     pending: list[bytes] = []
     deleted: list[str] = []
     count = 0

@@ -42,6 +42,7 @@ import contextlib
 import contextvars
 import hashlib
 import heapq
+import json
 import logging
 import os
 import re
@@ -66,6 +67,7 @@ from urllib3.util.retry import Retry
 from .__about__ import __version__
 from .errors import (
     AuthError,
+    BadResponseError,
     ConfigError,
     ConflictError,
     GoneError,
@@ -701,6 +703,17 @@ def default_cache_path() -> Path:
     return Path(user_cache_dir("linkeddata")) / "http-cache.sqlite"
 
 
+def no_cache(env: Mapping[str, str] | None = None) -> bool:
+    """True when ``LINKEDDATA_NO_CACHE`` is set (to anything but ``0``/``false``/``no``): no
+    session then uses the default HTTP cache, in the library as in the CLI.
+
+    >>> no_cache({"LINKEDDATA_NO_CACHE": "1"}), no_cache({"LINKEDDATA_NO_CACHE": "0"}), no_cache({})
+    (True, False, False)
+    """
+    value = (os.environ if env is None else env).get("LINKEDDATA_NO_CACHE", "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
 #: What each purpose of a session means by default: its kind of response and whether it caches.
 PURPOSES: dict[str, tuple[str, bool]] = {
     "default": (DEFAULT_KIND, True),
@@ -736,7 +749,8 @@ def make_session(
     :param purpose: what the session is for (:data:`PURPOSES`): it picks the default
         kind of response (its size limit and deadline) and whether to cache.
     :param cache: ``True`` for the user cache dir, a path for another SQLite file,
-        ``False`` for no cache, ``None`` for the purpose's default.
+        ``False`` for no cache, ``None`` for the purpose's default. ``LINKEDDATA_NO_CACHE``
+        turns the user cache dir off (an explicit path stays).
     :param expire_after: how long a stored answer counts as fresh without asking the
         server; default 0: revalidate every time (contexts and vocabulary: a week).
     :param rate_limit: requests per second per host, ``None`` for no limit.
@@ -751,6 +765,8 @@ def make_session(
     kind, cached_by_default = PURPOSES[purpose]
     if cache is None:
         cache = cached_by_default
+    if cache is True and no_cache(env):
+        cache = False
     cls = _session_class(bool(cache), rate_limit is not None)
     kwargs: dict[str, Any] = {}
     if cache:
@@ -899,20 +915,42 @@ _STATUS_ERRORS: dict[int, type[HTTPError]] = {
 }
 
 
+def error_class(status: int) -> type[HTTPError]:
+    """The :class:`HTTPError` subclass of a failed status (the one mapping every client uses).
+
+    >>> error_class(412).__name__, error_class(503).__name__, error_class(400).__name__
+    ('ConflictError', 'ServiceUnavailableError', 'HTTPError')
+    """
+    if status == 429 or status >= 500:
+        return ServiceUnavailableError
+    return _STATUS_ERRORS.get(status, HTTPError)
+
+
+def server_message(response: requests.Response) -> str:
+    """The server's own words about a failure: ``message``/``error`` (and ``errors``) of a JSON
+    body, the title of a Jetty error page, else the reason phrase; one line, at most 300 characters."""
+    text = ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            text = str(body.get("message") or body.get("error") or "")
+            if body.get("errors"):
+                text += " " + json.dumps(body["errors"], ensure_ascii=False)[:300]
+    except (ValueError, HTTPError):
+        text = ""
+    if not text.strip():
+        match = re.search(r"<title>\s*Error\s+\d+\s+(.*?)</title>", response.text or "", re.S | re.I)
+        text = match.group(1) if match else ""
+    if not text.strip():
+        text = response.reason or ""
+    return " ".join(str(text).split())[:300]
+
+
 def error_for(response: requests.Response, what: str | None = None) -> HTTPError:
     """The :class:`HTTPError` subclass that describes a failed response."""
     status = response.status_code
     url = response.url
-    detail = ""
-    try:
-        body = response.json()
-        if isinstance(body, dict):
-            detail = str(body.get("message") or body.get("error") or "")
-    except (ValueError, HTTPError):
-        detail = ""
-    if not detail:
-        detail = response.reason or ""
-    detail = " ".join(str(detail).split())[:300]
+    detail = server_message(response)
     subject = what or url
     if status == 404:
         message = f"not found: {subject}"
@@ -920,11 +958,40 @@ def error_for(response: requests.Response, what: str | None = None) -> HTTPError
         message = f"gone (deleted): {subject}"
     elif status in (429,) or status >= 500:
         message = f"{subject}: HTTP {status} {detail} (after retries)".replace("  ", " ")
-        return ServiceUnavailableError(message, url=url, status=status)
     else:
         message = f"{subject}: HTTP {status} {detail}".rstrip()
-    return _STATUS_ERRORS.get(status, HTTPError)(message, url=url, status=status)
+    return error_class(status)(message, url=url, status=status)
 
+
+def response_json(response: requests.Response, what: str | None = None) -> Any:
+    """The JSON body of ``response``, or :class:`~linkeddata.errors.BadResponseError` naming it."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        kind = (response.headers.get("Content-Type") or "no media type").split(";")[0]
+        raise BadResponseError(f"{what or response.url}: the answer from {response.url} is not JSON ({kind})",
+                               url=response.url, status=response.status_code) from exc
+
+
+def get_json(session: requests.Session, url: str, *, params: Mapping[str, Any] | None = None,
+             what: str | None = None, accept: str = "application/json", kind: str | None = None,
+             headers: Mapping[str, str] | None = None) -> Any:
+    """``GET url`` asking for JSON; the parsed body. Failures are one-line errors naming ``what``."""
+    response = request(session, "GET", url, params=params, what=what, kind=kind,
+                       headers={"Accept": accept, **(headers or {})})
+    return response_json(response, what)
+
+
+@contextlib.contextmanager
+def uncached(session: requests.Session) -> Iterator[None]:
+    """Requests sent in this block never answer from (nor store into) the session's HTTP cache:
+    for real-time answers (availability, a record about to be updated) and secrets in headers."""
+    disabled = getattr(session, "cache_disabled", None)
+    if disabled is None:
+        yield
+    else:
+        with disabled():
+            yield
 
 
 def request(

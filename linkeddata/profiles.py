@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import KBV_PROFILE, SERVICES
-from .errors import InvalidInputError, LinkedDataError, ParseError
+from .errors import InvalidInputError, LinkedDataError, MissingExtraError, ParseError
 from .records import Record
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,8 @@ def _trld() -> Any:
     try:
         from trld.tvm import mapmaker, mapper
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise LinkedDataError("profile mapping needs trld, a dependency of linkeddata: pip install 'trld>=0.3,<0.4'"
-                              ) from exc
+        raise MissingExtraError("profile mapping needs trld, a dependency of linkeddata: pip install 'trld>=0.3,<0.4'"
+                                ) from exc
     return mapmaker, mapper
 
 

@@ -145,7 +145,7 @@ class RemoteStore(RecordLoader):
         self.union_param = union_param
         self.read_only = read_only
         self._own_session = session is None
-        self.session = session if session is not None else http.make_session(cache=False, rate_limit=None)
+        self.session = session if session is not None else http.make_session(purpose="query", rate_limit=None)
         if auth is None and os.environ.get(USER_ENV):
             auth = (os.environ[USER_ENV], os.environ.get(PASSWORD_ENV, ""))
         self.auth = auth

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import ConfigError, StoreError, StoreLockedError
+from .errors import ConfigError, MissingExtraError, StoreError, StoreLockedError
 from .store import open_for_writing
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def find_oxigraph(binary: str | Path | None = None) -> str:
         if path and os.path.isfile(path) and os.access(path, os.X_OK):
             return path
     where = candidates[0] if (binary or os.environ.get(BINARY_ENV)) else "oxigraph"
-    raise ConfigError(f"the Oxigraph server command {where} was not found; {INSTALL_HINT}")
+    raise MissingExtraError(f"the Oxigraph server command {where} was not found; {INSTALL_HINT}", extra="server")
 
 
 def oxigraph_version(binary: str | Path | None = None) -> str:

@@ -69,8 +69,8 @@ def fetch_url(url: str, *, session: Any = None) -> Record:
     from .errors import NegotiationError
     from .http import make_session, request
 
-    session = session or make_session()
-    response = request(session, "GET", url, headers={"Accept": RDF_ACCEPT})
+    session = session or make_session(purpose="record")
+    response = request(session, "GET", url, kind="record", headers={"Accept": RDF_ACCEPT})
     media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     graph = to_canonical_iri(response.url.split("#", 1)[0])
     if media_type in ("application/ld+json", "application/json"):
@@ -146,7 +146,7 @@ def load_sources(
     if remote and session is None:
         from .http import make_session
 
-        session = make_session()
+        session = make_session(purpose="record")
     fetched: list[Record] | None = None
     options = dict(format=format, graph=graph, batch_size=batch_size or FILE_BATCH)
     fetch_batch = batch_size or DEFAULT_BATCH

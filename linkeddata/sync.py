@@ -692,7 +692,7 @@ def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, 
     if batch_size < 1:
         raise InvalidInputError(f"batch size must be at least 1, got {batch_size}")
     st = open_store(store)
-    session = session or make_session(cache=False)
+    session = session or make_session(purpose="harvest")
     urls = {"emm": emm_url, "libris": libris_url, "oaipmh": oaipmh_url}
     counter = RequestCounter({name: service_url(name, urls.get(name)) for name in
                               ("emm", "libris", "oaipmh", "bibdb", "isil", "id")})

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from linkeddata.emulator import Emulator
-from linkeddata.errors import InvalidInputError, NotFoundError, ParseError
+from linkeddata.errors import BadResponseError, InvalidInputError, NotFoundError
 from linkeddata.http import make_session
 from linkeddata.organisations import get_library, iter_libraries, organisation_records, organisation_to_rdf
 from linkeddata.organisations.model import LV, SDO
@@ -125,17 +125,17 @@ def test_odd_entries_skipped_and_bad_pages_fail(bibdb):
     libs = list(iter_libraries(session=session, base_url=base, page_size=5, max_pages=1, skipped=skipped))
     assert [o.sigel for o in libs] == ["Ok1"] and len(skipped) == 2
     emu.faults.add("body", service="bibdb", body='{"results": []}', content_type="application/json")
-    with pytest.raises(ParseError, match="libraries"):
+    with pytest.raises(BadResponseError, match="libraries"):
         list(iter_libraries(session=session, base_url=base))
     emu.faults.add("body", service="bibdb", body="<html/>", content_type="text/html")
-    with pytest.raises(ParseError, match="not JSON"):
+    with pytest.raises(BadResponseError, match="not JSON"):
         list(iter_libraries(session=session, base_url=base))
 
 
 def test_get_library_with_libraries_not_an_array_is_a_parse_error(bibdb):
     emu, session, base = bibdb
     emu.faults.add("body", service="bibdb", body='{"libraries": {"sigel": "Uu"}}', content_type="application/json")
-    with pytest.raises(ParseError, match="not an array"):
+    with pytest.raises(BadResponseError, match="not an array"):
         get_library("Uu", session=session, base_url=base)
 
 

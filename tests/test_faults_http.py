@@ -12,6 +12,7 @@ import pytest
 from linkeddata.emulator import Emulator
 from linkeddata.emulator.server import http_date
 from linkeddata.errors import (
+    BadResponseError,
     HTTPError,
     LinkedDataError,
     NegotiationError,
@@ -166,11 +167,11 @@ def test_html_error_page_with_status_200_is_a_negotiation_error(libris, session,
         assert ident in message and "HTML" in message
 
 
-def test_malformed_json_ld_body_is_a_parse_error(libris, session, ids):
+def test_malformed_json_ld_body_is_a_bad_response_not_bad_input(libris, session, ids):
     ident = ids[1]
     libris.faults.add("body", service="libris", path=ident, body='{"@graph": [{"@id": "https://libris.kb.se/',
                       content_type="application/ld+json", times=None)
-    with pytest.raises(ParseError) as info:
+    with pytest.raises(BadResponseError) as info:
         _fetch(libris, session, ident)
     assert ident in _one_line(info.value)
 

@@ -10,7 +10,7 @@ import requests
 from click.testing import CliRunner
 
 from linkeddata.emulator import Emulator
-from linkeddata.errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError
+from linkeddata.errors import BadResponseError, InvalidInputError, InvalidISILError, NotFoundError
 from linkeddata.http import make_session
 from linkeddata.organisations import (
     MAX_PAGE_SIZE,
@@ -207,7 +207,7 @@ def test_server_ignoring_page_without_page_index_stops(agency):
 def test_not_json_is_parse_error(agency):
     emu, session, base = agency
     emu.faults.add("body", service="isil", body="<html>oops</html>", content_type="text/html")
-    with pytest.raises(ParseError, match="not JSON"):
+    with pytest.raises(BadResponseError, match="not JSON"):
         search_organisations("nam=x", session=session, base_url=base).total
 
 
@@ -320,7 +320,7 @@ def test_jsonp_lookup_and_data_variants(agency):
     assert raw.headers["Content-Type"].startswith("application/javascript") and raw.text.startswith("list([")
     assert requests.get(base + "/api/org.jsonld", params={"q": "*", "callback": "a(b)"}, timeout=10).status_code == 400
     emu.faults.add("body", service="isil", body='other({"member": []});', content_type="application/javascript")
-    with pytest.raises(ParseError, match=CALLBACK):
+    with pytest.raises(BadResponseError, match=CALLBACK):
         lookup_organisations("*", session=session, base_url=base)
     with pytest.raises(InvalidInputError):
         lookup_organisations("*", format="full", session=session, base_url=base)

@@ -72,12 +72,12 @@ def test_xml_errors_with_status_200(env):
 ])
 def test_malformed_answers_are_parse_errors(body, fmt):
     from linkeddata.emulator.server import Faults, Response, Route, Service, ServiceServer, start_server
-    from linkeddata.errors import ParseError
+    from linkeddata.errors import BadResponseError
 
     srv = ServiceServer(Service("x", [Route("GET", r"/xsearch", lambda req: Response.text(body))]), Faults(), [])
     start_server(srv)
     try:
-        with pytest.raises(ParseError):
+        with pytest.raises(BadResponseError):
             xsearch.fetch_page("q", format=fmt, session=make_session(cache=False, rate_limit=None),
                                base_url=srv.base_url + "/xsearch")
     finally:

@@ -55,7 +55,7 @@ class LinkedDataGroup(click.Group):
         except LinkedDataError as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             click.echo(f"Error: {message}", err=True)
-            sys.exit(1)
+            sys.exit(exc.exit_code)  # 1 for every class (see linkeddata.errors)
         except BrokenPipeError:  # `linkeddata … | head`: the reader left; nothing to report
             sys.stderr.close()
             sys.exit(1)
@@ -151,18 +151,27 @@ def read_input(source: str) -> str:
         raise InvalidInputError(f"cannot read {reason}") from exc
 
 
-def get_session(ctx: click.Context | None = None) -> Any:
-    """The shared HTTP session for this CLI run (built once, honours ``--no-cache``)."""
+def get_session(ctx: click.Context | None = None, *, purpose: str = "default",
+                rate_limit: float | None = 10.0) -> Any:
+    """The HTTP session of this CLI run for ``purpose`` (see :data:`linkeddata.http.PURPOSES`).
+
+    The run keeps one table of sessions: each (purpose, rate limit) is built once and closed
+    when the run ends. ``--no-cache`` turns the HTTP cache off for all of them (as
+    ``LINKEDDATA_NO_CACHE`` does, in :func:`~linkeddata.http.make_session` itself).
+    """
     from ..http import make_session
 
     ctx = ctx or click.get_current_context()
     root = ctx.find_root()
     root.ensure_object(dict)
-    if "session" not in root.obj:
-        cache = root.obj.get("cache", True) and not os.environ.get("LINKEDDATA_NO_CACHE")
-        root.obj["session"] = make_session(cache=cache)
-        root.call_on_close(root.obj["session"].close)
-    return root.obj["session"]
+    sessions = root.obj.setdefault("sessions", {})
+    key = (purpose, rate_limit)
+    if key not in sessions:
+        session = make_session(purpose=purpose, rate_limit=rate_limit,
+                               cache=None if root.obj.get("cache", True) else False)
+        sessions[key] = session
+        root.call_on_close(session.close)
+    return sessions[key]
 
 
 #: Other spellings of format names, accepted by every ``--format`` (the first name is canonical).

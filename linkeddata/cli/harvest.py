@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..checkpoints import graceful_interrupt
-from .common import progress_bar, quiet_option, store_option
+from .common import get_session, progress_bar, quiet_option, store_option
 
 
 def register(group: click.Group) -> None:
@@ -32,15 +32,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _session(rate_limit: float) -> Any:
     """A session without HTTP cache (harvest pages must be fresh), built once per run."""
-    from ..http import make_session
-
-    root = click.get_current_context().find_root()
-    root.ensure_object(dict)
-    if "harvest_session" not in root.obj:
-        session = make_session(cache=False, rate_limit=rate_limit or None)
-        root.obj["harvest_session"] = session
-        root.call_on_close(session.close)
-    return root.obj["harvest_session"]
+    return get_session(purpose="harvest", rate_limit=rate_limit or None)
 
 
 def _report(summary: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .common import echo_table
+from .common import echo_table, get_session
 
 
 def register(group: click.Group) -> None:
@@ -18,15 +18,9 @@ def register(group: click.Group) -> None:
 
 
 def _client(url: str | None) -> Any:
-    from ..http import make_session
     from ..libris.oaipmh import OAIClient
 
-    root = click.get_current_context().find_root()
-    root.ensure_object(dict)
-    if "oai_session" not in root.obj:  # OAI answers change between requests: no HTTP cache
-        root.obj["oai_session"] = make_session(cache=False)
-        root.call_on_close(root.obj["oai_session"].close)
-    return OAIClient(url, root.obj["oai_session"])
+    return OAIClient(url, get_session(purpose="harvest"))  # OAI answers change between requests: no HTTP cache
 
 
 _url_option = click.option("--oai-url", "url", default=None, metavar="URL",

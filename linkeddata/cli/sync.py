@@ -50,7 +50,7 @@ def sync_cmd(libraries: tuple[str, ...], types: tuple[str, ...], everything: boo
     from ..sync import selections_for, sync
 
     chosen = selections_for(libraries, types, everything)
-    session = make_session(cache=False, rate_limit=rate_limit or None)
+    session = make_session(purpose="harvest", rate_limit=rate_limit or None)
     try:
         with graceful_interrupt(), open_store(store) as st, progress_bar(quiet, desc="sync") as bar:
             summary = sync(st, chosen, download=not pages, organisations=organisations, batch_size=batch_size,

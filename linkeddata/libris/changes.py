@@ -24,8 +24,8 @@ from urllib.parse import urljoin
 import requests
 
 from ..config import service_url
-from ..errors import GoneError, HTTPError, InvalidInputError, LinkedDataError, NotFoundError
-from ..http import DEFAULT_MAX_PAGES, Pager, fetch_many, make_session, request
+from ..errors import BadResponseError, GoneError, InvalidInputError, LinkedDataError, NotFoundError
+from ..http import DEFAULT_MAX_PAGES, Pager, fetch_many, make_session, request, response_json
 from ..records import Record
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ class ChangeFeed:
                  libris_url: str | None = None, fetch: Callable[[str], Record] | None = None,
                  concurrency: int = 4, max_pages: int = DEFAULT_MAX_PAGES):
         self.since = Position.parse(since)
-        self.session = session or make_session(cache=False)
+        self._own_session = session is None
+        self.session = session or make_session(purpose="harvest")
         self.base_url = service_url("emm", base_url)
         self.libris_url = service_url("libris", libris_url)
         self.concurrency = concurrency
@@ -156,10 +157,7 @@ class ChangeFeed:
                            headers={"Accept": "application/activity+json", "Cache-Control": "no-cache"})
         if not response.content.strip():
             return {}
-        try:
-            page = response.json()
-        except ValueError as exc:
-            raise HTTPError(f"{url}: the change feed answered with invalid JSON", url=url) from exc
+        page = response_json(response, f"change feed page {url}")
         return page if isinstance(page, dict) else {}
 
     def activities(self) -> list[Activity]:
@@ -168,7 +166,7 @@ class ChangeFeed:
         first = entry.get("first")
         url = first.get("id") if isinstance(first, dict) else first
         if not url:
-            raise HTTPError(f"{self.base_url}/: the change feed has no 'first' page", url=self.base_url)
+            raise BadResponseError(f"{self.base_url}/: the change feed has no 'first' page", url=self.base_url)
         newest: dict[str, Activity] = {}
         seen_urls: set[str] = set()
         state: dict[str, Any] = {"reached": False, "items": []}
@@ -208,6 +206,13 @@ class ChangeFeed:
         return nxt
 
     def __iter__(self) -> Iterator[Record]:
+        try:
+            yield from self._records()
+        finally:
+            if self._own_session:  # the session this iterator made ends with it
+                self.session.close()
+
+    def _records(self) -> Iterator[Record]:
         activities = self.activities()
         log.info("change feed: %d entities changed since %s", len(activities), self.since)
         chunk = max(1, self.concurrency * 8)

@@ -40,7 +40,7 @@ from urllib.parse import quote, unquote, urljoin
 import requests
 
 from ..config import library_iri, service_url, to_canonical_iri
-from ..errors import HTTPError, InvalidInputError, LinkedDataError, RepeatedPageError, ServiceUnavailableError
+from ..errors import BadResponseError, HTTPError, InvalidInputError, LinkedDataError, RepeatedPageError, ServiceUnavailableError
 from ..http import Pager, download, make_session, request
 from ..records import Record
 
@@ -103,7 +103,7 @@ class DumpClient:
                  profile: str | None = None, poll_interval: float = 2.0, max_wait: float = 900.0,
                  max_pages: int = DEFAULT_MAX_PAGES):
         self.selection = check_selection(selection)
-        self.session = session or make_session(cache=False)
+        self.session = session or make_session(purpose="harvest")
         self.base_url = service_url("emm", base_url).rstrip("/")
         self.profile = profile
         self.poll_interval = poll_interval
@@ -136,11 +136,11 @@ class DumpClient:
         self.requests += 1
         response = request(self.session, "GET", url, what=what, headers={"Accept": "application/json"})
         if not response.content.strip():
-            raise HTTPError(f"{url}: the dump answered with an empty body", url=url)
+            raise BadResponseError(f"{url}: the dump answered with an empty body", url=url)
         try:
             return response.json()
         except ValueError as exc:
-            raise HTTPError(f"{url}: the dump answered with invalid JSON", url=url) from exc
+            raise BadResponseError(f"{url}: the dump answered with invalid JSON", url=url) from exc
 
     def index(self) -> list[str]:
         """The selections the server lists in its dump index (``<base>/full``)."""
@@ -158,10 +158,10 @@ class DumpClient:
         url = urljoin(self.base_url + "/", url) if url else self.page_url(offset)
         data = self._json(url, f"dump page {url}")
         if not isinstance(data, dict) or not isinstance(data.get("items"), list) or not data.get("startTime"):
-            raise HTTPError(f"{url}: not a dump page (no items or startTime)", url=url)
+            raise BadResponseError(f"{url}: not a dump page (no items or startTime)", url=url)
         status = str(data.get("_status", ""))
         if status not in ("done", "generating"):
-            raise HTTPError(f"{url}: unknown dump status {status!r}", url=url)
+            raise BadResponseError(f"{url}: unknown dump status {status!r}", url=url)
         total = data.get("totalItems")
         nxt = data.get("next")
         nxt = nxt.get("id") or nxt.get("@id") if isinstance(nxt, dict) else nxt
@@ -380,7 +380,7 @@ def iter_download(path: str | Path, start_line: int = 0) -> Iterator[tuple[int, 
             try:
                 yield number, json.loads(line)
             except ValueError as exc:
-                raise HTTPError(f"{path}: line {number + 1} of the dump is not JSON ({exc})") from exc
+                raise BadResponseError(f"{path}: line {number + 1} of the dump is not JSON ({exc})") from exc
 
 
 __all__ = ["DumpClient", "DumpPage", "DumpReader", "DumpRegenerated", "check_selection", "iter_download",

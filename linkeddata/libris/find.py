@@ -24,8 +24,8 @@ from urllib.parse import urlencode, urljoin
 import requests
 
 from ..config import SERVICES, library_iri, service_url, to_canonical_iri
-from ..errors import HTTPError, InvalidInputError, LinkedDataError
-from ..http import Pager, make_session, request
+from ..errors import BadResponseError, InvalidInputError, LinkedDataError
+from ..http import Pager, make_session, request, response_json
 from ..http import fetch_many as fetch_many  # its home is http; kept here for callers
 from ..records import Record
 
@@ -233,7 +233,8 @@ class FindResults:
         self.max_items = max_items
         self.offset = offset
         self.start_offset = offset
-        self.session = session or make_session(cache=False)
+        self._own_session = session is None
+        self.session = session or make_session(purpose="page")
         self.base_url = service_url("libris", base_url)
         self.full = full
         self.embellished = embellished
@@ -262,16 +263,13 @@ class FindResults:
         self.pages += 1
         response = request(self.session, "GET", url, params=params, what=f"/find page {url}",
                            headers={"Accept": "application/ld+json"})
-        try:
-            page = response.json()
-        except ValueError as exc:
-            raise HTTPError(f"{response.url}: /find answered with invalid JSON", url=response.url) from exc
+        page = response_json(response, "/find page")
         if not isinstance(page, dict) or not isinstance(page.get("items", []), list):
-            raise HTTPError(f"{response.url}: not a /find result page", url=response.url)
+            raise BadResponseError(f"{response.url}: not a /find result page", url=response.url)
         try:
             self._total = int(page.get("totalItems") or 0)
         except (TypeError, ValueError) as exc:
-            raise HTTPError(f"{response.url}: totalItems is not a number", url=response.url) from exc
+            raise BadResponseError(f"{response.url}: totalItems is not a number", url=response.url) from exc
         try:
             self.window = int(page.get("maxItems", DEFAULT_MAX_ITEMS))
         except (TypeError, ValueError):
@@ -353,7 +351,14 @@ class FindResults:
         self._first = None
         start = self.base_url + "/find?" + urlencode(self._page_params(self.offset, self._limit_at(self.offset)))
         self.pager = Pager("/find", self._get, self._next_page, start, max_pages=self.max_pages, first=first)
-        for page in self.pager:
+        try:
+            yield from self._iter_pages(self.pager)
+        finally:
+            if self._own_session:  # the session this iterator made ends with it
+                self.session.close()
+
+    def _iter_pages(self, pager: Pager[str, dict[str, Any]]) -> Iterator[Record]:
+        for page in pager:
             items = page.get("items") or []
             page_start = self.offset
             if self.max_items is not None:  # a server may send more than ``_limit`` asked for

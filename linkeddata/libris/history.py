@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from ..config import service_url
-from ..errors import InvalidInputError, ParseError
+from ..errors import BadResponseError, InvalidInputError, ParseError
 from ..http import make_session, request
 from ..records import Record
 from .read import _request_url, record_iri
@@ -61,7 +61,7 @@ def _ref(value: Any) -> str | None:
 
 def _get(url: str, what: str, session: requests.Session | None, params: dict[str, str] | None = None) -> Any:
     """GET JSON(-LD) on ``session`` (a fresh uncached one when None): the response."""
-    http = session if session is not None else make_session(cache=False)
+    http = session if session is not None else make_session(purpose="record")
     try:
         return request(http, "GET", url, params=params, what=what, headers={"Accept": "application/ld+json"})
     finally:
@@ -73,7 +73,7 @@ def get_changesets(id_or_iri: str, *, session: requests.Session | None = None,
                    base_url: str | None = None) -> list[ChangeSet]:
     """The history of a record (oldest first).
 
-    :raises NotFoundError: no such record; :raises ParseError: the answer is not a change-set list.
+    :raises NotFoundError: no such record; :raises BadResponseError: the answer is not a change-set list.
     """
     iri = record_iri(id_or_iri)
     url = _request_url(iri, service_url("libris", base_url)) + "/_changesets"
@@ -81,10 +81,10 @@ def get_changesets(id_or_iri: str, *, session: requests.Session | None = None,
     try:
         body = response.json()
     except ValueError as exc:
-        raise ParseError(f"{url}: the history is not JSON ({exc})") from exc
+        raise BadResponseError(f"{url}: the history is not JSON ({exc})", url=url) from exc
     sets = body.get("changeSets") if isinstance(body, dict) else None
     if not isinstance(sets, list):
-        raise ParseError(f"{url}: the answer has no changeSets list")
+        raise BadResponseError(f"{url}: the answer has no changeSets list", url=url)
     return [ChangeSet.from_json(item, n) for n, item in enumerate(sets)]
 
 
@@ -112,12 +112,12 @@ def get_version(id_or_iri: str, version: int, *, session: requests.Session | Non
     try:
         data = response.json()
     except ValueError as exc:
-        raise ParseError(f"{response.url}: version {version} is not JSON ({exc})") from exc
+        raise BadResponseError(f"{response.url}: version {version} is not JSON ({exc})", url=response.url) from exc
     if not isinstance(data, dict) or not isinstance(data.get("@graph"), list):
-        raise ParseError(f"{response.url}: version {version} is not a record (no @graph)")
+        raise BadResponseError(f"{response.url}: version {version} is not a record (no @graph)", url=response.url)
     first = data["@graph"][0] if data["@graph"] else {}
     if isinstance(first, dict) and first.get("@id") not in (None, iri):
-        raise ParseError(f"{response.url}: asked for {iri}, got {first.get('@id')}")
+        raise BadResponseError(f"{response.url}: asked for {iri}, got {first.get('@id')}", url=response.url)
     data.pop("@context", None)
     return Record(iri=target, data=data, media_type="application/ld+json", source=response.url,
                   last_modified=first.get("modified") if isinstance(first, dict) else None)

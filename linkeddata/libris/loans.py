@@ -39,9 +39,8 @@ from urllib.parse import quote
 import requests
 from lxml import etree
 
-from ..errors import ConfigError, InvalidInputError, ParseError
-from ..http import make_session, request
-from .write import _uncached
+from ..errors import BadResponseError, ConfigError, InvalidInputError, ParseError
+from ..http import request, response_json, session_for, uncached
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +105,13 @@ def loan_status(url_template: str, *, isbn: str | None = None, issn: str | None 
         url = url_template.format(**{k: quote(v or "", safe="") for k, v in values.items()})
     except (IndexError, KeyError, ValueError) as exc:  # "{}", a lone "{" or "}"
         raise InvalidInputError(f"loan-status URL {url_template!r} is not a valid template ({exc})") from None
-    session = session or make_session(cache=False)
-    with _uncached(session):  # availability is real-time: never answer from the HTTP cache
-        response = request(session, "GET", url, what=f"loan status at {url}",
+    with session_for(session, "record") as http, uncached(http):  # availability is real-time: never cached
+        response = request(http, "GET", url, what=f"loan status at {url}",
                            headers={"Accept": "text/xml, application/xml"})
-    return parse_loan_status(response.content, source=url)
+    try:
+        return parse_loan_status(response.content, source=url)
+    except ParseError as exc:  # the server's answer, not the caller's document
+        raise BadResponseError(str(exc), url=url, status=response.status_code) from exc
 
 
 def ill_get(path: str, *, format: str = "json", params: dict[str, str] | None = None, base_url: str | None = None,
@@ -125,21 +126,17 @@ def ill_get(path: str, *, format: str = "json", params: dict[str, str] | None = 
     if not key:
         raise ConfigError(f"the ILLER API needs an API key: set {ENV_ILL_KEY}")
     url = f"{base}/{path.lstrip('/')}"
-    session = session or make_session(cache=False)
     # uncached: the HTTP cache would store the api-key header (and loan data) in its SQLite file
-    with _uncached(session):
-        response = request(session, "GET", url, what=f"ILL {path}", params=params,
+    with session_for(session, "record") as http, uncached(http):
+        response = request(http, "GET", url, what=f"ILL {path}", params=params,
                            headers={"api-key": key, "Accept": ILL_FORMATS[format]})
     if format == "json":
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ParseError(f"ILL {path}: answer is not JSON") from exc
+        return response_json(response, f"ILL {path}")
     if format == "xml":
         try:
             return etree.fromstring(response.content, parser=etree.XMLParser(resolve_entities=False, no_network=True))
         except etree.XMLSyntaxError as exc:
-            raise ParseError(f"ILL {path}: answer is not XML ({exc})") from exc
+            raise BadResponseError(f"ILL {path}: answer is not XML ({exc})", url=response.url) from exc
     if format == "text":
         return response.text
     return response.content

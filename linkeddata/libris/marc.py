@@ -46,7 +46,7 @@ from typing import Any
 import requests
 
 from ..config import service_url, to_canonical_iri
-from ..errors import ConfigError, HTTPError, InvalidInputError, LinkedDataError, ParseError
+from ..errors import ConfigError, HTTPError, InvalidInputError, LinkedDataError, MissingExtraError, ParseError
 from ..http import make_session, request
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,11 @@ DELETION_HEADER = "Libris bibliografiska kontrollnummer rekommenderade för gall
 
 
 def pymarc() -> Any:
-    """The pymarc module, or a :class:`ConfigError` telling how to install it."""
+    """The pymarc module, or a :class:`~linkeddata.errors.MissingExtraError` telling how to install it."""
     try:
         import pymarc as _pymarc
     except ImportError as exc:
-        raise ConfigError("MARC support needs pymarc: pip install 'linkeddata[marc]'") from exc
+        raise MissingExtraError("MARC support needs pymarc: pip install 'linkeddata[marc]'", extra="marc") from exc
     return _pymarc
 
 
@@ -218,7 +218,7 @@ def export_marc(profile: str | Mapping[str, Any] | Path, since: str, until: str,
         raise InvalidInputError(f"deleted must be ignore, export or append, got {deleted!r}")
     text = profile_text(profile)
     fmt = "marcxml" if re.search(r"^\s*format\s*=\s*MARCXML", text, re.M | re.I) else "iso2709"
-    session = session or make_session(cache=False)
+    session = session or make_session(purpose="dump")
     base = service_url("libris", base_url)
     query = f"from={since}&until={until}&deleted={deleted}"
     if virtual_delete is not None:
@@ -438,7 +438,7 @@ def acquire(batch_path: str | Path, sigel: str, dry_run: bool = True, *, create_
     """
     from . import write
 
-    session = session or make_session(cache=False)
+    session = session or make_session(purpose="write")
     report = AcquisitionReport(dry_run=dry_run)
     entries = batch_entries(read_marc(batch_path))
     if not dry_run and auth is None:

@@ -24,7 +24,7 @@ import requests
 from lxml import etree
 
 from ..config import service_url
-from ..errors import HTTPError, InvalidInputError, OAIError, ParseError
+from ..errors import BadResponseError, InvalidInputError, OAIError, ParseError
 from ..http import DEFAULT_MAX_PAGES, Pager, make_session, request
 from ..records import Record, json_object
 
@@ -369,9 +369,21 @@ class OAIClient:
     def __init__(self, base_url: str | None = None, session: requests.Session | None = None, *,
                  max_pages: int = DEFAULT_MAX_PAGES, max_record_bytes: int = MAX_RECORD_BYTES):
         self.base_url = service_url("oaipmh", base_url) + "/"
-        self.session = session or make_session(cache=False)
+        self._own_session = session is None
+        self.session = session or make_session(purpose="harvest")
         self.max_pages = max_pages
         self.max_record_bytes = max_record_bytes
+
+    def close(self) -> None:
+        """Close the session if this client made it (a session passed in stays open)."""
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self) -> OAIClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def request(self, verb: str, **params: str | None) -> Any:
         """Send one request; return the parsed ``OAI-PMH`` root element.
@@ -390,7 +402,7 @@ class OAIClient:
         except etree.XMLSyntaxError as exc:
             root, skipped = _salvage(response.content, exc, response.url)
         if root.tag != f"{{{OAI_NS}}}OAI-PMH":
-            raise HTTPError(f"{response.url}: not an OAI-PMH response (root {root.tag})", url=response.url)
+            raise BadResponseError(f"{response.url}: not an OAI-PMH response (root {root.tag})", url=response.url)
         error = root.find("oai:error", NS)
         if error is not None:
             raise oai_error(error.get("code", "unknown"), (error.text or "").strip())
@@ -401,7 +413,7 @@ class OAIClient:
     def identify(self) -> Identify:
         el = self.request("Identify").find("oai:Identify", NS)
         if el is None:
-            raise HTTPError(f"{self.base_url}: the Identify response has no <Identify> element", url=self.base_url)
+            raise BadResponseError(f"{self.base_url}: the Identify response has no <Identify> element", url=self.base_url)
         return Identify(
             _text(el, "oai:repositoryName"), _text(el, "oai:baseURL"), _text(el, "oai:protocolVersion"),
             _text(el, "oai:earliestDatestamp"), _text(el, "oai:deletedRecord"), _text(el, "oai:granularity"),
@@ -502,7 +514,7 @@ class OAIItems:
 def _parse_page(root: Any, verb: str, token: str | None, max_bytes: int = MAX_RECORD_BYTES) -> OAIPage:
     body = root.find(f"oai:{verb}", NS)
     if body is None:
-        raise HTTPError(f"OAI-PMH {verb} response has no <{verb}> element")
+        raise BadResponseError(f"OAI-PMH {verb} response has no <{verb}> element")
     skipped: list[tuple[str, str]] = []
     if verb == "ListSets":
         items: list[Any] = [OAISet(_text(s, "oai:setSpec"), _text(s, "oai:setName")) for s in body.iterfind("oai:set", NS)]
@@ -587,7 +599,7 @@ _CDATA_OR_RECORD = re.compile(rb"<!\[CDATA\[.*?\]\]>|<record>|</record>", re.S)
 
 def _salvage(content: bytes, error: Exception, url: str) -> tuple[Any, list[tuple[str, str]]]:
     """Parse a list page whose XML is broken record by record: the envelope with the records that parse,
-    and ``(identifier, reason)`` for those that do not. An envelope that does not parse is an HTTPError."""
+    and ``(identifier, reason)`` for those that do not. An envelope that does not parse is a BadResponseError."""
     spans: list[tuple[int, int]] = []
     start = None
     for m in _CDATA_OR_RECORD.finditer(content):
@@ -597,16 +609,16 @@ def _salvage(content: bytes, error: Exception, url: str) -> tuple[Any, list[tupl
             spans.append((start, m.end()))
             start = None
     if not spans:
-        raise HTTPError(f"{url}: invalid OAI-PMH XML ({error})", url=url)
+        raise BadResponseError(f"{url}: invalid OAI-PMH XML ({error})", url=url)
     head, tail = content[: spans[0][0]], content[spans[-1][1]:]
     try:
         root = etree.fromstring(head + tail, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise HTTPError(f"{url}: invalid OAI-PMH XML ({error})", url=url) from exc
+        raise BadResponseError(f"{url}: invalid OAI-PMH XML ({error})", url=url) from exc
     container = next((c for c in root if isinstance(c.tag, str) and etree.QName(c).localname in
                       ("ListRecords", "GetRecord")), None)
     if container is None:
-        raise HTTPError(f"{url}: invalid OAI-PMH XML ({error})", url=url)
+        raise BadResponseError(f"{url}: invalid OAI-PMH XML ({error})", url=url)
     token = container.find("oai:resumptionToken", NS)
     skipped: list[tuple[str, str]] = []
     for begin, end in spans:

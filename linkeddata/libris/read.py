@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 
 from ..config import KBV_PROFILE, SERVICES, service_url, to_canonical_iri
-from ..errors import InvalidInputError, NegotiationError, ParseError
+from ..errors import BadResponseError, InvalidInputError, NegotiationError, ParseError
 from ..http import make_session, request
 from ..records import Record
 
@@ -237,7 +237,8 @@ def _to_record(response: requests.Response, requested: str, wanted: str, profile
         try:
             data: Any = response.json()
         except ValueError as exc:
-            raise ParseError(f"{url}: the {received} body is not valid JSON ({exc})") from exc
+            raise BadResponseError(f"{url}: the {received} body is not valid JSON ({exc})", url=url,
+                                   status=response.status_code) from exc
     else:
         data = response.content
     content_profile = (response.headers.get("Content-Profile") or "").strip().strip("<>") or None

@@ -32,13 +32,12 @@ Example (against the loopback emulator)::
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,16 +45,8 @@ import requests
 
 from ..auth import LibrisAuth, make_auth, resolve_sigel
 from ..config import SERVICES, library_iri, service_url, to_canonical_iri
-from ..errors import (
-    AuthError,
-    ConflictError,
-    GoneError,
-    HTTPError,
-    InvalidInputError,
-    LinkedDataError,
-    NotFoundError,
-)
-from ..http import invalidate, make_session, request
+from ..errors import BadResponseError, ConflictError, HTTPError, InvalidInputError, LinkedDataError
+from ..http import error_class, error_for, invalidate, make_session, request, response_json, server_message, uncached
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +187,7 @@ class _Context:
 
     def __init__(self, session: requests.Session | None, auth: LibrisAuth | None, sigel: str | None,
                  base_url: str | None, need_auth: bool = True):
-        self.session = session or make_session(cache=False)
+        self.session = session or make_session(purpose="write")
         self.base = service_url("libris", base_url)
         self.auth = auth
         if need_auth and self.auth is None:
@@ -208,50 +199,35 @@ class _Context:
         return resolve_sigel(self._sigel or (self.auth.sigel if self.auth else None))
 
 
-def _server_message(response: requests.Response) -> str:
-    """The message in a Libris JSON error body or a Jetty error page."""
-    try:
-        body = response.json()
-        if isinstance(body, dict):
-            text = str(body.get("message") or body.get("error") or "")
-            if body.get("errors"):
-                text += " " + json.dumps(body["errors"], ensure_ascii=False)[:300]
-            return text.strip()
-    except ValueError:
-        pass
-    match = re.search(r"<title>\s*Error\s+\d+\s+(.*?)</title>", response.text or "", re.S | re.I)
-    if match:
-        return match.group(1).strip()
-    return (response.reason or "").strip()
-
-
-def _error(response: requests.Response, what: str, op: str) -> LinkedDataError:
+def _error(response: requests.Response, what: str, op: str) -> HTTPError:
+    """http's status mapping (:func:`~linkeddata.http.error_class`) with the write API's hints."""
     status = response.status_code
     url = response.url
-    msg = _server_message(response)
+    msg = server_message(response)
     suffix = f": {msg}" if msg else ""
+    message: str | None = None
+    cls = error_class(status)
     if status == 401:
-        return AuthError(f"{what}: not authorised (HTTP 401{suffix}); check the client credentials", url=url,
-                         status=status)
-    if status == 403:
-        if op == "delete" and re.search(r"link", msg, re.I):
-            return HTTPError(f"cannot delete {what}: other records link to it (HTTP 403{suffix}); "
-                             "delete or move those (e.g. holdings) first", url=url, status=status)
-        return AuthError(f"{what}: forbidden (HTTP 403{suffix}); the client's level or sigels do not allow this",
-                         url=url, status=status)
-    if status == 404:
-        return NotFoundError(f"not found: {what}", url=url, status=status)
-    if status == 410:
-        return GoneError(f"gone (deleted): {what}", url=url, status=status)
-    if status in (409, 412) and op == "update":
-        return ConflictError(f"{what} was changed by someone else (HTTP {status}); re-fetch it and apply "
-                             "your change again (safe_update does this)", url=url, status=status)
-    if status == 409 or (status == 400 and op == "create" and re.search(r"hold", msg, re.I)
-                         and re.search(r"exist|duplicate|already", msg, re.I)):
-        return ConflictError(f"{what}: duplicate holding: the library already has a holding for this record "
-                             f"(HTTP {status}{suffix}); use find_holdings() and update that one", url=url,
-                             status=status)
-    return HTTPError(f"{what}: HTTP {status}{suffix}", url=url, status=status)
+        message = f"{what}: not authorised (HTTP 401{suffix}); check the client credentials"
+    elif status == 403 and op == "delete" and re.search(r"link", msg, re.I):
+        cls = ConflictError  # not a permission problem: other records still link to it
+        message = (f"cannot delete {what}: other records link to it (HTTP 403{suffix}); "
+                   "delete or move those (e.g. holdings) first")
+    elif status == 403:
+        message = f"{what}: forbidden (HTTP 403{suffix}); the client's level or sigels do not allow this"
+    elif status in (409, 412) and op == "update":
+        message = (f"{what} was changed by someone else (HTTP {status}); re-fetch it and apply "
+                   "your change again (safe_update does this)")
+    elif status == 409 or (status == 400 and op == "create" and re.search(r"hold", msg, re.I)
+                           and re.search(r"exist|duplicate|already", msg, re.I)):
+        cls = ConflictError
+        message = (f"{what}: duplicate holding: the library already has a holding for this record "
+                   f"(HTTP {status}{suffix}); use find_holdings() and update that one")
+    elif status not in (404, 410):
+        message = f"{what}: HTTP {status}{suffix}"
+    if message is None:
+        return error_for(response, what)
+    return cls(message, url=url, status=status)
 
 
 def _send(ctx: _Context, method: str, url: str, *, what: str, op: str, ok: tuple[int, ...], auth: bool = True,
@@ -270,16 +246,6 @@ def _body(doc: dict[str, Any]) -> bytes:
 
 def _etag(response: requests.Response) -> str | None:
     return response.headers.get("ETag")
-
-
-@contextlib.contextmanager
-def _uncached(session: requests.Session) -> Iterator[None]:
-    disabled = getattr(session, "cache_disabled", None)
-    if disabled is None:
-        yield
-    else:
-        with disabled():
-            yield
 
 
 # ---------------------------------------------------------------- CRUD
@@ -303,7 +269,7 @@ def create(doc: dict[str, Any], *, sigel: str | None = None, auth: LibrisAuth | 
                      headers={"Content-Type": LD_JSON, "XL-Active-Sigel": ctx.sigel, "Accept": LD_JSON})
     location = response.headers.get("Location")
     if not location:
-        raise HTTPError(f"{what}: 201 without a Location header", url=response.url, status=201)
+        raise BadResponseError(f"{what}: 201 without a Location header", url=response.url, status=201)
     iri = to_canonical_iri(location)
     invalidate(ctx.session, _url(iri, base_url))
     log.info("created %s", iri)
@@ -315,16 +281,13 @@ def fetch_for_update(id: str, *, session: requests.Session | None = None,
     """GET a record as stored (not embellished), bypassing the cache; returns ``(doc, etag)``."""
     ctx = _Context(session, None, "-", base_url, need_auth=False)
     url = _url(id, base_url)
-    with _uncached(ctx.session):
+    with uncached(ctx.session):
         response = request(ctx.session, "GET", url, what=f"record {record_iri(id)}",
                            params={"embellished": "false"}, headers={"Accept": LD_JSON})
     etag = _etag(response)
     if not etag:
-        raise HTTPError(f"record {record_iri(id)}: no ETag in the answer; cannot update safely", url=url)
-    try:
-        doc = response.json()
-    except ValueError as exc:
-        raise HTTPError(f"record {record_iri(id)}: answer is not JSON", url=url) from exc
+        raise BadResponseError(f"record {record_iri(id)}: no ETag in the answer; cannot update safely", url=url)
+    doc = response_json(response, f"record {record_iri(id)}")
     return doc, etag
 
 
@@ -358,7 +321,7 @@ def safe_update(id: str, change: Callable[[dict[str, Any]], dict[str, Any] | Non
     after changing it in place). It may be called up to ``retries`` times, so it must
     not have side effects. Raises :class:`ConflictError` when every attempt conflicted.
     """
-    session = session or make_session(cache=False)
+    session = session or make_session(purpose="write")
     ctx = _Context(session, auth, sigel, base_url)
     last: ConflictError | None = None
     for attempt in range(1, max(1, retries) + 1):
@@ -394,7 +357,7 @@ def find_holdings(id: str, sigel: str, *, session: requests.Session | None = Non
     """IRIs of the holdings ``sigel`` has for bibliographic record ``id`` (``/_findhold``)."""
     ctx = _Context(session, None, sigel, base_url, need_auth=False)
     iri = record_iri(id)
-    with _uncached(ctx.session):
+    with uncached(ctx.session):
         response = _send(ctx, "GET", ctx.base + "/_findhold", what=f"holdings of {sigel} on {iri}", op="read",
                          ok=(200,), auth=False, params={"id": iri, "library": library_iri(sigel)},
                          headers={"Accept": "application/json"})
@@ -411,7 +374,7 @@ def dependencies(id: str, relation: str | None = None, reverse: bool = False, *,
         params["relation"] = relation
     if reverse:
         params["reverse"] = "true"
-    with _uncached(ctx.session):
+    with uncached(ctx.session):
         response = _send(ctx, "GET", ctx.base + "/_dependencies", what=f"dependencies of {iri}", op="read",
                          ok=(200,), auth=False, params=params, headers={"Accept": "application/json"})
     return [to_canonical_iri(x) for x in _json(response, "/_dependencies")]
@@ -432,7 +395,7 @@ def compile_marc(id: str, library: str | None = None, *, format: str = "iso2709"
         params["library"] = library_iri(library)
     if format.lower() == "marcxml":
         params["format"] = "MARCXML"
-    with _uncached(ctx.session):
+    with uncached(ctx.session):
         response = _send(ctx, "GET", ctx.base + "/_compilemarc", what=f"MARC21 of {iri}", op="read", ok=(200,),
                          auth=False, params=params)
     return response.content
@@ -447,7 +410,7 @@ def convert_to_marc(doc: dict[str, Any], *, session: requests.Session | None = N
                      auth=False, data=_body(doc), headers={"Content-Type": LD_JSON, "Accept": MARC_JSON})
     result = _json(response, "/_convert")
     if not isinstance(result, dict):
-        raise HTTPError("/_convert: expected a MARC-in-JSON object", url=response.url)
+        raise BadResponseError("/_convert: expected a MARC-in-JSON object", url=response.url)
     return result
 
 
@@ -464,7 +427,7 @@ def remote_search(q: str, start: int = 0, n: int = 10, databases: str | list[str
         raise InvalidInputError("start must be >= 0 and n >= 1")
     names = databases if isinstance(databases, str) else ",".join(databases)
     ctx = _Context(session, auth, "-", base_url)
-    with _uncached(ctx.session):
+    with uncached(ctx.session):
         response = _send(ctx, "GET", ctx.base + "/_remotesearch", what=f"remote search {q!r} in {names}",
                          op="read", ok=(200,), params={"q": q, "start": start, "n": n, "databases": names},
                          headers={"Accept": "application/json"})
@@ -479,15 +442,11 @@ def remote_databases(*, auth: LibrisAuth | None = None, session: requests.Sessio
                      base_url: str | None = None) -> list[dict[str, Any]]:
     """The external databases ``/_remotesearch`` can query."""
     ctx = _Context(session, auth, "-", base_url)
-    with _uncached(ctx.session):
+    with uncached(ctx.session):
         response = _send(ctx, "GET", ctx.base + "/_remotesearch", what="remote database list", op="read",
                          ok=(200,), params={"databases": "true"}, headers={"Accept": "application/json"})
     return list(_json(response, "/_remotesearch"))
 
 
 def _json(response: requests.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise HTTPError(f"{what}: answer is not JSON ({response.headers.get('Content-Type')})",
-                        url=response.url) from exc
+    return response_json(response, what)

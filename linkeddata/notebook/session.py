@@ -71,7 +71,7 @@ def connect(use_real_services: bool = False, *, emulator: EmulatorLike | None = 
         emulator.start()
     _emulator = emulator
     os.environ.update(emulator.env())
-    return make_session(cache=False, rate_limit=None)
+    return make_session(purpose="page", rate_limit=None)
 
 
 def emulator() -> EmulatorLike | None:

@@ -36,17 +36,19 @@ type concept ``https://id.kb.se/term/bibdb/<library_type>`` and parent organisat
 
 from __future__ import annotations
 
-import logging
 import json
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+import requests
+
 from .. import config
-from ..errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError
-from ..http import Pager, offset_rule, session_for
-from .isil import _get_json, _session, isil_for_sigel
+from ..errors import BadResponseError, InvalidInputError, InvalidISILError, NotFoundError, ParseError
+from ..http import Pager, get_json, offset_rule, session_for
+from .isil import isil_for_sigel
 from .model import BIBDB_TYPE_BASE, Address, Organisation, bibdb_record, coordinate, swedish_iri
 
 log = logging.getLogger(__name__)
@@ -120,7 +122,7 @@ def organisation_from_bibdb(lib: Any, source: str = "library database record") -
     )
 
 
-def iter_library_pages(*, org_type: str = "library", sigel: str = "*", holdings: bool = True, session: Any = None,
+def iter_library_pages(*, org_type: str = "library", sigel: str = "*", holdings: bool = True, session: requests.Session | None = None,
                        base_url: str | None = None, page_size: int = PAGE_SIZE, max_pages: int = DEFAULT_MAX_PAGES,
                        max_seconds: float | None = None) -> Iterator[list[Any]]:
     """The raw ``libraries`` arrays, page by page, until an empty one.
@@ -141,12 +143,12 @@ def iter_library_pages(*, org_type: str = "library", sigel: str = "*", holdings:
             params["holdings"] = "True"
         if start:
             params["start"] = start
-        body = _get_json(http, url, params, f"library database list start={start}", accept=JSON)
+        body = get_json(http, url, params=params, what=f"library database list start={start}", accept=JSON)
         libraries = body.get("libraries") if isinstance(body, dict) else None
         if libraries is None:
-            raise ParseError(f"library database list start={start}: no 'libraries' array in the answer")
+            raise BadResponseError(f"library database list start={start}: no 'libraries' array in the answer", url=url)
         if not isinstance(libraries, list):
-            raise ParseError(f"library database list start={start}: 'libraries' is not an array")
+            raise BadResponseError(f"library database list start={start}: 'libraries' is not an array", url=url)
         return libraries
 
     with session_for(session) as http:
@@ -163,7 +165,7 @@ def _fingerprint(libraries: list[Any]) -> str:
     return json.dumps(libraries, sort_keys=True, default=str)
 
 
-def iter_libraries(*, org_type: str = "library", session: Any = None, base_url: str | None = None,
+def iter_libraries(*, org_type: str = "library", session: requests.Session | None = None, base_url: str | None = None,
                    page_size: int = PAGE_SIZE, max_pages: int = DEFAULT_MAX_PAGES, max_seconds: float | None = None,
                    skipped: list[str] | None = None) -> Iterator[Organisation]:
     """All libraries (or bibliographies) of the library database as :class:`Organisation`\\ s.
@@ -190,7 +192,7 @@ def iter_libraries(*, org_type: str = "library", session: Any = None, base_url: 
             yield org
 
 
-def get_library(sigel: str, *, session: Any = None, base_url: str | None = None) -> Organisation:
+def get_library(sigel: str, *, session: requests.Session | None = None, base_url: str | None = None) -> Organisation:
     """One library by sigel: ``/api/library?sigel=<sigel>``, and when that has no answer (404, or no
     library in it) the list form ``/api?sigel=<sigel>`` (libraries, then bibliographies); both appear
     in the services' descriptions. Unknown in both → :class:`NotFoundError`."""
@@ -198,19 +200,20 @@ def get_library(sigel: str, *, session: Any = None, base_url: str | None = None)
     if not sigel or not re.fullmatch(r"[^\s/?#&*]+(?: [^\s/?#&*]+)*", sigel):
         raise InvalidInputError(f"invalid sigel {sigel!r}")
     base = config.service_url("bibdb", base_url)
-    session = _session(session)
     what = f"library database record {sigel}"
-    try:
-        body = _get_json(session, base + "/api/library", {"sigel": sigel}, what, accept=JSON)
-    except NotFoundError:
-        body = None
-    lib = _pick(body, sigel, what, exact=False)
-    for org_type in ORG_TYPES:
-        if lib:
-            break
-        log.info("%s: /api/library has no answer, asking /api?sigel=%s&org_type=%s", what, sigel, org_type)
-        listing = _get_json(session, base + "/api", {"sigel": sigel, "org_type": org_type}, what, accept=JSON)
-        lib = _pick(listing, sigel, what, exact=True)
+    with session_for(session, "record") as http:
+        try:
+            body = get_json(http, base + "/api/library", params={"sigel": sigel}, what=what, accept=JSON)
+        except NotFoundError:
+            body = None
+        lib = _pick(body, sigel, what, exact=False)
+        for org_type in ORG_TYPES:
+            if lib:
+                break
+            log.info("%s: /api/library has no answer, asking /api?sigel=%s&org_type=%s", what, sigel, org_type)
+            listing = get_json(http, base + "/api", params={"sigel": sigel, "org_type": org_type}, what=what,
+                               accept=JSON)
+            lib = _pick(listing, sigel, what, exact=True)
     if not lib:
         raise NotFoundError(f"not found: {what}", url=base + "/api/library", status=404)
     return organisation_from_bibdb(lib, what)
@@ -221,14 +224,14 @@ def _pick(body: Any, sigel: str, what: str, *, exact: bool) -> dict[str, Any] | 
     if isinstance(body, dict) and "libraries" in body:
         libs = body.get("libraries") or []
         if not isinstance(libs, list):
-            raise ParseError(f"{what}: 'libraries' is not an array")
+            raise BadResponseError(f"{what}: 'libraries' is not an array")
         match = next((x for x in libs if isinstance(x, dict) and x.get("sigel") == sigel), None)
         return match if exact or match else (libs[0] if libs and isinstance(libs[0], dict) else None)
     return body if isinstance(body, dict) and body else None
 
 
-def get_libraries(sigels: list[str], *, session: Any = None, base_url: str | None = None) -> Iterator[Organisation]:
+def get_libraries(sigels: list[str], *, session: requests.Session | None = None, base_url: str | None = None) -> Iterator[Organisation]:
     """:func:`get_library` for several sigels with one session."""
-    session = _session(session)
-    for sigel in sigels:
-        yield get_library(sigel, session=session, base_url=base_url)
+    with session_for(session, "record") as http:
+        for sigel in sigels:
+            yield get_library(sigel, session=http, base_url=base_url)

@@ -72,9 +72,11 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+import requests
+
 from .. import config
-from ..errors import InvalidInputError, InvalidISILError, NotFoundError, ParseError, RepeatedPageError
-from ..http import Pager
+from ..errors import BadResponseError, InvalidInputError, InvalidISILError, NotFoundError, ParseError, RepeatedPageError
+from ..http import Pager, get_json, make_session, request, session_for
 from .model import (
     Address,
     Collection,
@@ -360,23 +362,8 @@ def organisation_from_member(member: Any, source: str = "agency record") -> Orga
 # ------------------------------------------------------------------ client
 
 
-def _session(session: Any) -> Any:
-    if session is None:
-        from ..http import make_session
-
-        session = make_session()
-    return session
-
-
-def _get_json(session: Any, url: str, params: dict[str, Any] | None, what: str,
-              accept: str = "application/ld+json, application/json;q=0.9") -> Any:
-    from ..http import request
-
-    response = request(session, "GET", url, params=params, what=what, headers={"Accept": accept})
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ParseError(f"{what}: the answer from {response.url} is not JSON") from exc
+def _get_json(session: requests.Session, url: str, params: dict[str, Any] | None, what: str) -> Any:
+    return get_json(session, url, params=params, what=what, accept="application/ld+json, application/json;q=0.9")
 
 
 class OrgSearch:
@@ -387,7 +374,7 @@ class OrgSearch:
     """
 
     def __init__(self, query: str, *, size: int = 100, compact: bool = True, max_items: int | None = None,
-                 max_pages: int = DEFAULT_MAX_PAGES, max_seconds: float | None = None, session: Any = None,
+                 max_pages: int = DEFAULT_MAX_PAGES, max_seconds: float | None = None, session: requests.Session | None = None,
                  base_url: str | None = None):
         if not query or not query.strip():
             raise InvalidInputError("empty ISIL agency query; use '*' for everything")
@@ -401,7 +388,8 @@ class OrgSearch:
         self.max_items = max_items
         self.max_pages = max_pages
         self.max_seconds = max_seconds
-        self.session = _session(session)
+        self._own_session = session is None
+        self.session: requests.Session = session if session is not None else make_session()
         self.base_url = config.service_url("isil", base_url)
         self.skipped: list[tuple[int, str]] = []
         self.pages_fetched = 0
@@ -425,10 +413,10 @@ class OrgSearch:
         self.pages_fetched += 1
         if isinstance(body, list):
             if body:
-                raise ParseError(f"{what}: expected a Collection object, got a non-empty array")
+                raise BadResponseError(f"{what}: expected a Collection object, got a non-empty array", url=self.url)
             return {"totalItems": 0, "member": []}
         if not isinstance(body, dict):
-            raise ParseError(f"{what}: expected a Collection object")
+            raise BadResponseError(f"{what}: expected a Collection object", url=self.url)
         return body
 
     def _first_page(self) -> dict[str, Any]:
@@ -442,7 +430,8 @@ class OrgSearch:
         try:
             return int(self._first_page().get("totalItems") or 0)
         except (TypeError, ValueError) as exc:
-            raise ParseError(f"ISIL agency search {self.query!r}: totalItems is not a number") from exc
+            raise BadResponseError(f"ISIL agency search {self.query!r}: totalItems is not a number",
+                                   url=self.url) from exc
 
     @property
     def number_of_pages(self) -> int:
@@ -469,13 +458,20 @@ class OrgSearch:
     def __iter__(self) -> Iterator[Organisation]:
         if self.max_items is not None and self.max_items <= 0:
             return
-        yielded = 0
-        seen: set[str] = set()
         self.pager = Pager(f"ISIL agency search {self.query!r}", self._fetch, self._next_page, 1,
                            max_pages=self.max_pages, max_seconds=self.max_seconds, on_limit="stop",
                            fingerprint=_members_mark, first=self._first_page())
-        for body in self.pager:
-            page_no = self.pager.cursor
+        try:
+            yield from self._organisations(self.pager)
+        finally:
+            if self._own_session:
+                self.session.close()
+
+    def _organisations(self, pager: Pager[int, dict[str, Any]]) -> Iterator[Organisation]:
+        yielded = 0
+        seen: set[str] = set()
+        for body in pager:
+            page_no = pager.cursor
             members = _members(body)
             for i, member in enumerate(members):
                 try:
@@ -505,7 +501,7 @@ def _members_mark(body: dict[str, Any]) -> str | None:
 
 
 def search_organisations(query: str, *, size: int = 100, compact: bool = True, max_items: int | None = None,
-                         max_pages: int = DEFAULT_MAX_PAGES, max_seconds: float | None = None, session: Any = None,
+                         max_pages: int = DEFAULT_MAX_PAGES, max_seconds: float | None = None, session: requests.Session | None = None,
                          base_url: str | None = None) -> OrgSearch:
     """Search the ISIL agency (``nam=…``, ``ort=…``, ``isl=…`` joined by ``AND``/``OR``; ``*`` for all).
 
@@ -520,12 +516,13 @@ def search_organisations(query: str, *, size: int = 100, compact: bool = True, m
                      max_seconds=max_seconds, session=session, base_url=base_url)
 
 
-def get_organisation(isil: str, *, session: Any = None, base_url: str | None = None) -> Organisation:
+def get_organisation(isil: str, *, session: requests.Session | None = None, base_url: str | None = None) -> Organisation:
     """Fetch one organisation by ISIL (``/api/org/<ISIL>.jsonld``); 404 → :class:`NotFoundError`."""
     isil = validate_isil(isil)
     base = config.service_url("isil", base_url)
     url = f"{base}/api/org/{quote(isil, safe='-:')}.jsonld"
-    body = _get_json(_session(session), url, None, f"ISIL agency record {isil}")
+    with session_for(session, "record") as http:
+        body = _get_json(http, url, None, f"ISIL agency record {isil}")
     member: Any = body
     if isinstance(body, dict) and "member" in body:
         members = body.get("member") or []
@@ -533,16 +530,16 @@ def get_organisation(isil: str, *, session: Any = None, base_url: str | None = N
     elif isinstance(body, list):
         member = body[0] if body else None
     if not member:
-        raise NotFoundError(f"not found: ISIL agency record {isil}", url=url, status=200)
+        raise NotFoundError(f"not found: ISIL agency record {isil} (the answer holds no record)", url=url)
     return organisation_from_member(member, f"ISIL agency record {isil}")
 
 
-def get_organisations(isils: list[str], *, session: Any = None, base_url: str | None = None) -> Iterator[Organisation]:
+def get_organisations(isils: list[str], *, session: requests.Session | None = None, base_url: str | None = None) -> Iterator[Organisation]:
     """:func:`get_organisation` for several ISILs (all validated before the first request)."""
     checked = [validate_isil(i) for i in isils]
-    session = _session(session)
-    for isil in checked:
-        yield get_organisation(isil, session=session, base_url=base_url)
+    with session_for(session, "record") as http:
+        for isil in checked:
+            yield get_organisation(isil, session=http, base_url=base_url)
 
 
 LOOKUP_FORMATS = ("lookup", "data")
@@ -551,15 +548,13 @@ CALLBACK = "linkeddata_cb"
 
 
 def lookup_organisations(query: str, *, format: str = "lookup", size: int = 10, page: int = 1,  # noqa: A002
-                         session: Any = None, base_url: str | None = None) -> list[Any]:
+                         session: requests.Session | None = None, base_url: str | None = None) -> list[Any]:
     """One page of the agency's JSONP variants (seed 004: ``callback`` with ``format=lookup|data``).
 
     ``lookup`` gives the agency's short form of each hit as a dict (``identifier``, ``name``,
     ``location``, ``addressRegion``…); ``data`` gives only the PICA+ records, read here into
     :class:`Organisation`\\ s (a record that cannot be read is logged and skipped).
     """
-    from ..http import request
-
     if format not in LOOKUP_FORMATS:
         raise InvalidInputError(f"format must be one of {', '.join(LOOKUP_FORMATS)}, not {format!r}")
     if not query or not query.strip():
@@ -568,19 +563,20 @@ def lookup_organisations(query: str, *, format: str = "lookup", size: int = 10, 
         raise InvalidInputError("size and page must be at least 1")
     url = config.service_url("isil", base_url) + "/api/org.jsonld"
     what = f"ISIL agency {format} for {query!r}"
-    response = request(_session(session), "GET", url, what=what,
-                       params={"q": query, "size": min(size, MAX_PAGE_SIZE), "page": page, "callback": CALLBACK,
-                               "format": format})
+    with session_for(session) as http:
+        response = request(http, "GET", url, what=what,
+                           params={"q": query, "size": min(size, MAX_PAGE_SIZE), "page": page, "callback": CALLBACK,
+                                   "format": format})
     m = _JSONP.fullmatch(response.text)
     if m is None or m.group(1) != CALLBACK:
-        raise ParseError(f"{what}: the answer from {response.url} is not a {CALLBACK}(…) call")
+        raise BadResponseError(f"{what}: the answer from {response.url} is not a {CALLBACK}(…) call", url=response.url)
     try:
         data = json.loads(m.group(2))
     except ValueError as exc:
-        raise ParseError(f"{what}: the JSONP payload is not JSON ({exc})") from exc
+        raise BadResponseError(f"{what}: the JSONP payload is not JSON ({exc})", url=response.url) from exc
     items = data.get("member", []) if isinstance(data, dict) else data
     if not isinstance(items, list):
-        raise ParseError(f"{what}: expected a list of records")
+        raise BadResponseError(f"{what}: expected a list of records", url=response.url)
     if format == "lookup":
         return [item for item in items if isinstance(item, dict)]
     orgs: list[Organisation] = []
