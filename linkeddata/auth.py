@@ -153,7 +153,7 @@ def _client_class() -> type:
         raise MissingExtraError("the Libris write API needs authlib: pip install 'linkeddata[oauth]'",
                                 extra="oauth") from exc
 
-    class _SharedSessionClient(OAuth2Client):  # type: ignore[misc]
+    class _SharedSessionClient(OAuth2Client):
         """authlib's protocol client, sending through our shared requests session."""
 
         client_auth_class = OAuth2ClientAuth
