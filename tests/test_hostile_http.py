@@ -215,10 +215,12 @@ def test_cli_harvest_and_load_of_an_endless_body_stop_at_the_limit(args, monkeyp
     with RawServer(endless_chunks(content_type="text/xml")) as server:
         monkeypatch.setenv("LINKEDDATA_OAIPMH_URL", server.base)
         monkeypatch.setenv("LINKEDDATA_MAX_BYTES_PAGE", "2M")
+        monkeypatch.setenv("LINKEDDATA_MAX_BYTES_RECORD", "2M")  # `load URL` reads one record (kind record)
         argv = [a.format(base=server.base) for a in args]
         result = CliRunner().invoke(cli, ["--no-cache", *argv, "--store", str(tmp_path / "kg")])
     assert result.exit_code == (1 if args[0] == "harvest" else 2), result.output
     lines = [line for line in result.output.splitlines() if "exceeds" in line]
-    assert len(lines) == 1 and server.base in lines[0] and "LINKEDDATA_MAX_BYTES_PAGE" in lines[0], result.output
+    limit = "LINKEDDATA_MAX_BYTES_PAGE" if args[0] == "harvest" else "LINKEDDATA_MAX_BYTES_RECORD"
+    assert len(lines) == 1 and server.base in lines[0] and limit in lines[0], result.output
     assert "Traceback" not in result.output
     assert server.sent < 16 * MB
