@@ -24,7 +24,7 @@ from lxml import etree
 
 from ..config import service_url
 from ..errors import BadResponseError, InvalidInputError, RepeatedPageError
-from ..http import Pager, make_session, request, session_for
+from ..http import Pager, request, session_for
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,10 @@ def fetch_page(query: str, *, format: str = "json", start: int = 1, n: int = 10,
         raise InvalidInputError(f"xsearch format must be one of {', '.join(FORMATS)}, got {format!r}")
     if start < 1:
         raise InvalidInputError("xsearch start is 1-based")
-    session = session or make_session()
     url = service_url("xsearch", base_url)
     params = {"query": query, "format": format, "start": str(start), "n": str(page_size(n)), **(extra or {})}
-    response = request(session, "GET", url, what=f"xsearch {query!r}", params=params)
+    with session_for(session, "page") as http:
+        response = request(http, "GET", url, what=f"xsearch {query!r}", params=params)
     _check_error(response, query)
     if format == "json":
         try:
