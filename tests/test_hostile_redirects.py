@@ -185,3 +185,16 @@ def test_commands_refuse_a_redirect_to_an_unconfigured_host(args, monkeypatch, t
     assert foreign.requests == []
     if store.exists():
         assert open_store(store, read_only=True).count_triples() == 0
+
+
+def test_an_answer_that_describes_another_record_is_refused(session, monkeypatch):
+    other = _record("other").replace(b"k9dt4hbw6p1ncz8", b"zzzzzzzzzzzzzz1")
+    with RawServer(answer(other, {"Content-Type": "application/ld+json"})) as libris:
+        monkeypatch.setenv("LINKEDDATA_LIBRIS_URL", libris.base)
+        with pytest.raises(NegotiationError) as info:
+            fetch_record("k9dt4hbw6p1ncz8", session=session)
+    assert "another record (https://libris.kb.se/zzzzzzzzzzzzzz1)" in one_line(info.value)
+    qa = _record("qa").replace(b"https://libris.kb.se/", b"https://libris-qa.kb.se/")  # a QA host's own IRIs
+    with RawServer(answer(qa, {"Content-Type": "application/ld+json"})) as libris:
+        monkeypatch.setenv("LINKEDDATA_LIBRIS_URL", libris.base)
+        assert fetch_record("k9dt4hbw6p1ncz8", session=session).iri == "https://libris.kb.se/k9dt4hbw6p1ncz8"
