@@ -228,3 +228,47 @@ def test_cli_harvest_names_a_bad_record_moves_past_it_and_retry_skipped_loads_it
         assert "bad id: not a valid record IRI" in again.output
         assert f"https://libris.kb.se/{failing}" in open_store(store, read_only=True).graphs()
         assert not [r for r in emulator.request_log if "bad" in r.path]  # an invalid IRI is never requested
+
+
+def _oai_item(iri: str, metadata: str) -> str:
+    return (f"<record><header><identifier>{iri}</identifier><datestamp>2026-07-01T10:00:00Z</datestamp></header>"
+            f"<metadata><![CDATA[{metadata}]]></metadata></record>")
+
+
+def _oai_doc(iri: str, note: object = None) -> str:
+    import json
+
+    thing = {"@id": iri + "#it", "@type": "Instance", **({"note": note} if note is not None else {})}
+    return json.dumps({"@graph": [{"@id": iri, "@type": "Record", "mainEntity": {"@id": iri + "#it"}}, thing]})
+
+
+def test_every_malformed_record_in_an_oai_page_is_named_and_the_rest_of_the_page_loads(emu, faults, tmp_path):
+    import requests
+
+    base = "https://libris.kb.se/"
+    deep: dict = {}
+    cur = deep
+    for _ in range(900):
+        cur["n"] = {}
+        cur = cur["n"]
+    bad = {base + "deep1": _oai_doc(base + "deep1", deep), base + "big1": _oai_doc(base + "big1", "x" * (17 << 20)),
+           base + "sp ace": _oai_doc(base + "sp ace"), base + 'quo"te': _oai_doc(base + 'quo"te'),
+           "relative2": _oai_doc("relative2"), base + "trunc1": _oai_doc(base + "trunc1")[:40],
+           base + "array1": "[1, 2]", base + "mism1": _oai_doc(base + "other1")}
+    page = requests.get(emu.url("oaipmh"), params={"verb": "ListRecords", "metadataPrefix": "jsonld"}, timeout=30).text
+    faults.add("body", service="oaipmh", path="verb=ListRecords", times=1, content_type="text/xml",
+               body=page.replace("<ListRecords>", "<ListRecords>" + "".join(_oai_item(i, m) for i, m in bad.items()), 1))
+    store = open_store(tmp_path / "kg")
+    summary = _oai(emu, store)
+    assert summary.completed
+    big = {base + "big1"} & store.graphs()  # a 17 MB string: skipped, or loaded whole where the parser takes it
+    assert big == set() or store.count_triples(base + "big1") == 4
+    assert sorted(ident for ident, _ in summary.skipped) == sorted(set(bad) - big), summary.skipped
+    assert all(reason and "\n" not in reason for _, reason in summary.skipped)
+    assert "describes another record (https://libris.kb.se/other1)" in dict(summary.skipped)[base + "mism1"]
+    clean = open_store(None)
+    _oai(emu, clean)  # the same page without the bad records
+    for iri in big:
+        store.delete_record(iri)
+    assert store.graphs() == clean.graphs() and store.canonical_nquads() == clean.canonical_nquads()
+    store.close()

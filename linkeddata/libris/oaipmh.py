@@ -264,6 +264,11 @@ def _content_record(iri: str, metadata: str, metadata_prefix: str, datestamp: st
     prefix = base_format(metadata_prefix)
     if prefix == "jsonld":
         data = json_object(metadata, f"OAI record {iri}")
+        from .read import other_record
+
+        other = other_record(data, iri)
+        if other:
+            raise ParseError(f"OAI record {iri}: the metadata describes another record ({other})")
         data.pop("@context", None)
         return Record(iri=iri, data=data, media_type="application/ld+json", last_modified=datestamp, source="oaipmh")
     if prefix == "oai_dc":

@@ -241,7 +241,7 @@ def _to_record(response: requests.Response, requested: str, wanted: str, profile
                                    status=response.status_code) from exc
     else:
         data = response.content
-    other = _other_record(data, canonical)
+    other = other_record(data, canonical)
     if other:
         raise NegotiationError(f"{url}: the answer describes another record ({other}) than {canonical}", url=url,
                                status=response.status_code)
@@ -262,7 +262,7 @@ def _to_record(response: requests.Response, requested: str, wanted: str, profile
     )
 
 
-def _other_record(data: Any, canonical: str) -> str | None:
+def other_record(data: Any, canonical: str) -> str | None:
     """The record a JSON-LD body describes when it is not ``canonical`` (compared by short id,
     as a test or QA host names records with its own host; an old id in ``sameAs`` counts)."""
     if not canonical.startswith(_LIBRIS + "/") or not isinstance(data, dict):
@@ -277,8 +277,9 @@ def _other_record(data: Any, canonical: str) -> str | None:
         return _DATA_SUFFIX.sub("", iri.split("#", 1)[0].split("?", 1)[0]).rstrip("/").rsplit("/", 1)[-1]
 
     wanted = short(canonical)
-    same = node.get("sameAs") if isinstance(node.get("sameAs"), list) else []
-    names = [found] + [s.get("@id") for s in same if isinstance(s, dict) and isinstance(s.get("@id"), str)]
+    same = node.get("sameAs")
+    names: list[str] = [found] + [s["@id"] for s in (same if isinstance(same, list) else [])
+                                  if isinstance(s, dict) and isinstance(s.get("@id"), str)]
     return None if any(short(n) == wanted for n in names) else found
 
 
@@ -305,4 +306,4 @@ def _modified_of(data: Any) -> str | None:
     return meta.get("modified") if isinstance(meta, dict) else None
 
 
-__all__ = ["FORMATS", "build_accept", "fetch_record", "record_iri", "resolve_profile"]
+__all__ = ["FORMATS", "build_accept", "fetch_record", "other_record", "record_iri", "resolve_profile"]
