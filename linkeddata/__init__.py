@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .__about__ import __version__
 from .errors import (
     AuthError,
+    BadResponseError,
     ConfigError,
     ConflictError,
     GoneError,
@@ -24,12 +25,16 @@ from .errors import (
     InvalidISILError,
     JsonLdError,
     LinkedDataError,
+    MissingExtraError,
     NegotiationError,
     NotFoundError,
     OAIError,
+    PageLimitError,
     ParseError,
     QueryError,
+    RepeatedPageError,
     ServiceUnavailableError,
+    StoreBusyError,
     StoreError,
     StoreLockedError,
 )
@@ -155,6 +160,7 @@ __all__ = sorted([
     "__version__", "Record", "LinkedDataError", "ConfigError", "InvalidInputError", "InvalidISILError",
     "ParseError", "HTTPError", "NotFoundError", "GoneError", "NegotiationError", "AuthError", "ConflictError",
     "ServiceUnavailableError", "OAIError", "JsonLdError", "StoreError", "StoreLockedError", "QueryError",
+    "BadResponseError", "MissingExtraError", "PageLimitError", "RepeatedPageError", "StoreBusyError",
     "progress", *_LAZY,
 ])
 

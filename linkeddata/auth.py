@@ -140,7 +140,8 @@ def resolve_sigel(sigel: str | None = None, env: Mapping[str, str] | None = None
     if not value:
         value = read_credentials_file(path or credentials_path(env)).get("sigel")
     if not value:
-        raise ConfigError(f"no active sigel: pass --sigel/--library or set {ENV_SIGEL}")
+        raise ConfigError(f"no active sigel: pass sigel= or set {ENV_SIGEL}").for_cli(
+            f"no active sigel: pass --sigel/--library or set {ENV_SIGEL}")
     return value.strip()
 
 

@@ -44,12 +44,24 @@ records exits 2 after its summary, Ctrl-C 130)::
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+_E = TypeVar("_E", bound="LinkedDataError")
+
 
 class LinkedDataError(Exception):
     """Base class of every error raised by linkeddata."""
 
     #: The exit code of the ``linkeddata`` command when this error ends it.
     exit_code: int = 1
+    #: The same message in the command line's words (its option names), when they differ;
+    #: the library's own message names the Python parameters.
+    cli_message: str | None = None
+
+    def for_cli(self: _E, message: str) -> _E:
+        """Set :attr:`cli_message` and return the error (``raise QueryError(…).for_cli(…)``)."""
+        self.cli_message = message
+        return self
 
 
 class ConfigError(LinkedDataError):

@@ -284,9 +284,11 @@ def parse_params(pairs: Iterable[str]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         name = name.strip().lstrip("?$")
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise QueryError(f"--param must be name=value with a SPARQL variable name, got {pair!r}")
+            raise QueryError(f"a parameter must be name=value with a SPARQL variable name, got {pair!r}").for_cli(
+                f"--param must be name=value with a SPARQL variable name, got {pair!r}")
         if name in out:
-            raise QueryError(f"--param {name} given twice ({out[name]!r} and {value!r})")
+            raise QueryError(f"parameter {name} given twice ({out[name]!r} and {value!r})").for_cli(
+                f"--param {name} given twice ({out[name]!r} and {value!r})")
         out[name] = value
     return out
 
@@ -313,7 +315,9 @@ def bind(params: Mapping[str, Any] | None, query: str | None = None, *, name: st
         missing = [p.name for p in declared.values() if p.required and p.name not in params]
         if missing:
             need = declared[missing[0]]
-            raise QueryError(f"{label} needs --param {need.name}=… ({need.description or need.type})")
+            what = need.description or need.type
+            raise QueryError(f"{label} needs parameter {need.name} ({what})").for_cli(
+                f"{label} needs --param {need.name}=… ({what})")
         return {ox.Variable(k): param_term(declared[k], v) for k, v in params.items()}
     used = set(re.findall(r"[?$]([A-Za-z_][A-Za-z0-9_]*)", _mask_comments_and_strings(query)))
     unknown = [k for k in params if k not in used]
@@ -432,26 +436,38 @@ def term_rows(results: Any) -> tuple[list[str], list[list[Any]]]:
     return names, [[s[n] for n in names] for s in results]
 
 
+def output_format(fmt: str, *, triples: bool, nl: bool = False) -> str:
+    """The checked output format name for results (``triples``: of a CONSTRUCT/DESCRIBE).
+
+    >>> output_format("turtle", triples=True)
+    'ttl'
+    """
+    fmt = {"turtle": "ttl", "ntriples": "nt", "n-triples": "nt"}.get(fmt, fmt)
+    if nl and fmt != "json":
+        raise QueryError("nl (one JSON object per line) goes with format 'json'").for_cli(
+            "--nl (one JSON object per line) goes with --format json")
+    if triples and fmt not in GRAPH_FORMATS:
+        formats = ", ".join(GRAPH_FORMATS)
+        raise QueryError(f"a CONSTRUCT or DESCRIBE query returns triples: use format {formats}, not {fmt}").for_cli(
+            f"a CONSTRUCT or DESCRIBE query returns triples: use --format {formats}, not {fmt}")
+    if not triples and fmt not in OUTPUT_FORMATS:
+        raise QueryError(f"unknown output format {fmt!r}; one of {', '.join(OUTPUT_FORMATS)}")
+    return fmt
+
+
 def format_results(results: Any, fmt: str = "table", *, nl: bool = False) -> str:
     """Render results as ``table``, ``csv``, ``tsv`` (SPARQL TSV), ``json`` (an array of
     row objects, or one object per line with ``nl``), ``sparql-json`` or ``sparql-xml``.
     CONSTRUCT/DESCRIBE results (triples) render as ``table``, ``nt`` or ``ttl``.
     """
-    fmt = {"turtle": "ttl", "ntriples": "nt", "n-triples": "nt"}.get(fmt, fmt)
-    if nl and fmt != "json":
-        raise QueryError("--nl (one JSON object per line) goes with --format json")
+    fmt = output_format(fmt, triples=isinstance(results, ox.QueryTriples), nl=nl)
     if isinstance(results, ox.QueryTriples):
-        if fmt not in GRAPH_FORMATS:
-            raise QueryError(f"a CONSTRUCT or DESCRIBE query returns triples: use --format {', '.join(GRAPH_FORMATS)}, "
-                             f"not {fmt}")
         if fmt == "table":
             header, data = term_rows(results)
             return _table(header, [[str(v) for v in row] for row in data])
         rdf_format = ox.RdfFormat.N_TRIPLES if fmt == "nt" else ox.RdfFormat.TURTLE
         serialized = ox.serialize(results, format=rdf_format, prefixes=PREFIXES if fmt == "ttl" else None)
         return (serialized or b"").decode("utf-8")
-    if fmt not in OUTPUT_FORMATS:
-        raise QueryError(f"unknown output format {fmt!r}; one of {', '.join(OUTPUT_FORMATS)}")
     if fmt in ("sparql-json", "sparql-xml"):
         wire = ox.QueryResultsFormat.JSON if fmt == "sparql-json" else ox.QueryResultsFormat.XML
         return str(results.serialize(format=wire).decode("utf-8"))

@@ -125,19 +125,12 @@ def write_results(results: Any, fmt: str, out: IO[bytes], *, nl: bool = False, l
     """Stream pyoxigraph results to ``out`` in the formats of :func:`linkeddata.query.format_results`
     (same text), row by row; ``table`` is collected up to :data:`MAX_TABLE_ROWS` rows.
     A ``deadline`` (monotonic time) is checked between rows."""
-    from .query import GRAPH_FORMATS, OUTPUT_FORMATS, PREFIXES, _csv_text, _table, json_value, term_value
+    from .query import PREFIXES, _csv_text, _table, json_value, output_format, term_value
 
-    fmt = {"turtle": "ttl", "ntriples": "nt", "n-triples": "nt"}.get(fmt, fmt)
-    if nl and fmt != "json":
-        raise QueryError("--nl (one JSON object per line) goes with --format json")
+    triples = isinstance(results, ox.QueryTriples)
+    fmt = output_format(fmt, triples=triples, nl=nl)
     sink = _Counting(out)
     run = QueryRun()
-    triples = isinstance(results, ox.QueryTriples)
-    if triples and fmt not in GRAPH_FORMATS:
-        raise QueryError(f"a CONSTRUCT or DESCRIBE query returns triples: use --format {', '.join(GRAPH_FORMATS)}, "
-                         f"not {fmt}")
-    if not triples and fmt not in OUTPUT_FORMATS:
-        raise QueryError(f"unknown output format {fmt!r}; one of {', '.join(OUTPUT_FORMATS)}")
 
     def counted(items: Iterable[Any]) -> Iterator[Any]:
         for item in _deadline_rows(items, deadline, label, limit):

@@ -143,10 +143,24 @@ def load_sources(
             files.extend(found)
             if not found:
                 problems.append((source, "no loadable files in this folder"))
-    if remote and session is None:
+    own_session = remote and session is None
+    if own_session:
         from .http import make_session
 
         session = make_session(purpose="record")
+    try:
+        return _load_all(store, files, remote, problems, session, format=format, graph=graph, batch_size=batch_size,
+                         bulk=bulk, progress=progress, strict=strict, fetch_format=fetch_format, embellished=embellished)
+    finally:
+        if own_session:
+            session.close()
+
+
+def _load_all(store: Store, files: list[Path | str], remote: list[str], problems: list[tuple[str, str]], session: Any,
+              *, format: str | None, graph: str | None, batch_size: int | None, bulk: bool | None,  # noqa: A002
+              progress: Callable[[int], None] | None, strict: bool, fetch_format: str,
+              embellished: bool | None) -> LoadStats:
+    """The body of :func:`load_sources` once the sources are sorted into files and remote ones."""
     fetched: list[Record] | None = None
     options = dict(format=format, graph=graph, batch_size=batch_size or FILE_BATCH)
     fetch_batch = batch_size or DEFAULT_BATCH

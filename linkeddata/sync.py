@@ -73,7 +73,8 @@ def selections_for(libraries: Iterable[str] = (), types: Iterable[str] = (), eve
     if everything:
         out.append("all")
     if not out:
-        raise InvalidInputError("nothing to sync: name a library (--library), a type (--type) or --all")
+        raise InvalidInputError("nothing to sync: name a library, a type or all of Libris").for_cli(
+            "nothing to sync: name a library (--library), a type (--type) or --all")
     return list(dict.fromkeys(out))
 
 

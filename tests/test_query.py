@@ -175,8 +175,8 @@ def test_bundled_queries_declare_their_parameters():
 
 @pytest.mark.parametrize("name, params, message", [
     ("holdings-of", {"insance": BIB + "#it"}, "unknown parameter 'insance' for query holdings-of; it takes: [instance:iri]"),
-    ("libraries-near", {"lat": "59.33", "long": "18.07"}, "query libraries-near needs --param km="),
-    ("libraries-near", {}, "query libraries-near needs --param lat="),
+    ("libraries-near", {"lat": "59.33", "long": "18.07"}, "query libraries-near needs parameter km "),
+    ("libraries-near", {}, "query libraries-near needs parameter lat "),
     ("libraries-near", {"lat": "abc", "long": "18.07", "km": "80"}, "parameter lat: expected a number (like 59.33), got 'abc'"),
     ("libraries-near", {"lat": "59,33", "long": "18.07", "km": "80"}, "parameter lat: expected a number (like 59.33), got '59,33'"),
     ("holdings-of", {"instance": "<urn>"}, "parameter instance: expected an absolute IRI"),
@@ -193,7 +193,7 @@ def test_bad_parameters_are_errors(store, name, params, message):
 def test_none_leaves_a_parameter_unbound(store):
     assert results_to_records(run_query(store, "holdings-of", {"instance": None})) == results_to_records(
         run_query(store, "holdings-of"))
-    with pytest.raises(QueryError, match="needs --param lat"):
+    with pytest.raises(QueryError, match="needs parameter lat"):
         run_query(store, "libraries-near", {"lat": None, "long": 18, "km": 5})
 
 
@@ -218,9 +218,20 @@ def test_csv_writes_blank_nodes_with_their_prefix(store):
 def test_construct_renders_only_as_triples(store):
     construct = lambda: run_query(store, "CONSTRUCT WHERE { ?s kbv:mainTitle ?o }")  # noqa: E731
     for fmt in ("csv", "tsv", "json", "sparql-json"):
-        with pytest.raises(QueryError, match="returns triples: use --format table, nt, ttl"):
+        with pytest.raises(QueryError, match="returns triples: use format table, nt, ttl"):
             format_results(construct(), fmt)
     assert format_results(construct(), "nt").endswith('"Fyrväktarens dotter" .\n')
     assert "kbv:mainTitle" in format_results(construct(), "ttl")
-    with pytest.raises(QueryError, match="--nl"):
+    with pytest.raises(QueryError, match="nl .one JSON object per line. goes with format"):
         format_results(run_query(store, "holdings-by-library"), "csv", nl=True)
+
+
+def test_library_errors_name_parameters_and_the_command_line_names_its_options(store):
+    """The Python API's messages speak of parameters; the CLI's of its options (``cli_message``)."""
+    with pytest.raises(QueryError) as info:
+        run_query(store, "libraries-near", {"lat": "59.33", "long": "18.07"})
+    assert "--" not in str(info.value) and "needs parameter km" in str(info.value)
+    assert "needs --param km=" in (info.value.cli_message or "")
+    with pytest.raises(QueryError) as info:
+        parse_params(["km=5", "km=6"])
+    assert str(info.value).startswith("parameter km given twice") and info.value.cli_message.startswith("--param km")

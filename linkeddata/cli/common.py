@@ -53,7 +53,8 @@ class LinkedDataGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LinkedDataError as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            text = exc.cli_message or str(exc)
+            message = text.splitlines()[0] if text else type(exc).__name__
             click.echo(f"Error: {message}", err=True)
             sys.exit(exc.exit_code)  # 1 for every class (see linkeddata.errors)
         except BrokenPipeError:  # `linkeddata … | head`: the reader left; nothing to report

@@ -103,6 +103,7 @@ class DumpClient:
                  profile: str | None = None, poll_interval: float = 2.0, max_wait: float = 900.0,
                  max_pages: int = DEFAULT_MAX_PAGES):
         self.selection = check_selection(selection)
+        self._own_session = session is None
         self.session = session or make_session(purpose="harvest")
         self.base_url = service_url("emm", base_url).rstrip("/")
         self.profile = profile
@@ -110,6 +111,17 @@ class DumpClient:
         self.max_wait = max_wait
         self.max_pages = max_pages
         self.requests = 0
+
+    def close(self) -> None:
+        """Close the session if the client made it (a given session stays the caller's)."""
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self) -> DumpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- urls
 
