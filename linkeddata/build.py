@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import unquote
 
 from .buildconfig import BuildConfig, HarvestEntry, parse_config, read_config
@@ -47,6 +47,9 @@ from .store import LoadStats
 from .store_protocol import Store
 from .stores import StoreLike, open_store
 from .tables import format_table
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ def unfinished_build(store_dir: str | Path | None) -> str | None:
         return None
 
 
-def _run_harvest(store: Store, entry: HarvestEntry, session: Any, progress: Callable[[int], None] | None) -> Any:
+def _run_harvest(store: Store, entry: HarvestEntry, session: requests.Session, progress: Callable[[int], None] | None) -> Any:
     """One ``[[harvest]]`` entry, resumable like ``linkeddata harvest`` (same checkpoints)."""
     from . import harvest
 
@@ -142,7 +145,7 @@ def _select(store: Store, sparql: str) -> list[str]:
     return [s[0].value for s in store.query(sparql)]
 
 
-def _organisation_records(config: Any, sigels: list[str], session: Any, missing: list[str]) -> Iterator[Record]:
+def _organisation_records(config: Any, sigels: list[str], session: requests.Session, missing: list[str]) -> Iterator[Record]:
     """Organisation records: the holding libraries, the ISIL queries and the single ISILs of ``config``
     (a :class:`BuildConfig`, or a dict with an ``organisations`` table)."""
     from .errors import NotFoundError
@@ -168,7 +171,7 @@ def _organisation_records(config: Any, sigels: list[str], session: Any, missing:
 class _Build:
     """The phases of one build, each resumable from the checkpoint."""
 
-    def __init__(self, cfg: BuildConfig, store: Store, session: Any, progress: Callable[[int], None] | None,
+    def __init__(self, cfg: BuildConfig, store: Store, session: requests.Session, progress: Callable[[int], None] | None,
                  checkpoint: Checkpoint, result: BuildResult):
         self.cfg = cfg
         self.store = store
@@ -368,7 +371,7 @@ def run_build(
     config: BuildConfig | dict[str, Any] | None,
     store: StoreLike,
     *,
-    session: Any = None,
+    session: requests.Session | None = None,
     progress: Callable[[int], None] | None = None,
     resume: bool = True,
 ) -> BuildResult:

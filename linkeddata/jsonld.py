@@ -32,7 +32,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import pyoxigraph as ox
@@ -42,6 +42,9 @@ from pyld.documentloader.base import DocumentLoader
 from .config import to_canonical_iri
 from .errors import JsonLdError, NotFoundError
 from .resources import asset_path
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +189,7 @@ class LocalFirstLoader(DocumentLoader):
     :param offline: refuse every URL that is not bundled.
     """
 
-    def __init__(self, session: Any = None, offline: bool = False, extra: dict[str, Any] | None = None):
+    def __init__(self, session: requests.Session | None = None, offline: bool = False, extra: dict[str, Any] | None = None):
         self.session = session
         self.offline = offline
         self.extra = dict(extra or {})
@@ -223,7 +226,7 @@ def _remote(url: str, document: Any) -> dict[str, Any]:
     return {"contextUrl": None, "documentUrl": url, "document": document}
 
 
-def make_document_loader(session: Any = None, offline: bool = False) -> LocalFirstLoader:
+def make_document_loader(session: requests.Session | None = None, offline: bool = False) -> LocalFirstLoader:
     """A :class:`LocalFirstLoader`; pass it as ``loader=`` to the functions here."""
     return LocalFirstLoader(session=session, offline=offline)
 

@@ -34,11 +34,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from .config import KBV_PROFILE, SERVICES
 from .errors import InvalidInputError, LinkedDataError, MissingExtraError, ParseError
 from .records import Record
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +324,7 @@ _VOCAB_CACHE: dict[str, dict[str, Any]] = {}
 _LOCK = threading.RLock()
 
 
-def load_vocab(source: str | Path | Iterable[str | Path] | None = None, session: Any = None) -> dict[str, Any]:
+def load_vocab(source: str | Path | Iterable[str | Path] | None = None, session: requests.Session | None = None) -> dict[str, Any]:
     """The KBV vocabulary as expanded JSON-LD for TRLD (``{"@graph": [...]}``).
 
     :param source: a Turtle (``.ttl``) or JSON-LD file, a folder of them, or several
@@ -360,7 +363,7 @@ def load_vocab(source: str | Path | Iterable[str | Path] | None = None, session:
     return {"@graph": graph}
 
 
-def _fetch_vocab(session: Any = None) -> dict[str, Any]:
+def _fetch_vocab(session: requests.Session | None = None) -> dict[str, Any]:
     from .config import service_url
     from .http import make_session, request
 
@@ -417,7 +420,7 @@ def target_map(profile: str, vocab: dict[str, Any] | list[Any]) -> dict[str, Any
 
 
 def map_to_profile(doc: Any, profile: str, vocab: dict[str, Any] | list[Any] | None = None,
-                   drop_unmapped: bool = True, session: Any = None) -> dict[str, Any]:
+                   drop_unmapped: bool = True, session: requests.Session | None = None) -> dict[str, Any]:
     """Map a KBV JSON-LD document to a target profile, as Libris does for ``?profile=``.
 
     The document is expanded with the KBV context (documents without ``@context`` or
@@ -499,7 +502,7 @@ def read_document(source: str | Path | Record | dict[str, Any]) -> Any:
 
 
 def map_document(source: str | Path | Record | dict[str, Any], profile: str,
-                 vocab: dict[str, Any] | list[Any] | str | Path | None = None, session: Any = None,
+                 vocab: dict[str, Any] | list[Any] | str | Path | None = None, session: requests.Session | None = None,
                  drop_unmapped: bool = True) -> dict[str, Any]:
     """Map a JSON-LD or Turtle file, a :class:`Record` or a parsed document to ``profile``.
 

@@ -120,7 +120,7 @@ class RemoteStore(RecordLoader):
         query_endpoint: str | None = None,
         update_endpoint: str | None = None,
         store_endpoint: str | None = None,
-        session: Any = None,
+        session: requests.Session | None = None,
         auth: Any = None,
         union_param: str | None = OXIGRAPH_UNION_PARAM,
         read_only: bool = False,

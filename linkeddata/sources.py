@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from .config import SERVICES, to_canonical_iri
 from .errors import InvalidInputError, LinkedDataError, ParseError
@@ -21,6 +21,9 @@ from .records import Record
 from .formats import EXTENSIONS, JSON_LINES
 from .store import DEFAULT_BATCH, FILE_BATCH, LoadStats
 from .store_protocol import Store
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ RDF_ACCEPT = ("text/turtle, application/ld+json;q=0.9, application/n-triples;q=0
               "application/n-quads;q=0.8, application/rdf+xml;q=0.7, application/json;q=0.5")
 
 
-def fetch_url(url: str, *, session: Any = None) -> Record:
+def fetch_url(url: str, *, session: requests.Session | None = None) -> Record:
     """Fetch any linked-data URL with content negotiation over the RDF formats.
 
     The record's graph is the URL (without fragment) after redirects; HTML or another
@@ -84,7 +87,7 @@ def fetch_url(url: str, *, session: Any = None) -> Record:
     return Record(graph, response.content, media_type=media_type, etag=response.headers.get("ETag"), source=url)
 
 
-def _fetched(sources: Iterable[str], session: Any, fmt: str, embellished: bool | None) -> Iterator[Record]:
+def _fetched(sources: Iterable[str], session: requests.Session | None, fmt: str, embellished: bool | None) -> Iterator[Record]:
     """Records of remote sources; one that cannot be fetched becomes an error record (skipped, named)."""
     from .libris.read import fetch_record
 
@@ -105,7 +108,7 @@ def load_sources(
     format: str | None = None,
     graph: str | None = None,
     bulk: bool | None = None,
-    session: Any = None,
+    session: requests.Session | None = None,
     fetch_format: str = "jsonld",
     embellished: bool | None = False,
     batch_size: int | None = None,
@@ -152,11 +155,12 @@ def load_sources(
         return _load_all(store, files, remote, problems, session, format=format, graph=graph, batch_size=batch_size,
                          bulk=bulk, progress=progress, strict=strict, fetch_format=fetch_format, embellished=embellished)
     finally:
-        if own_session:
+        if own_session and session is not None:
             session.close()
 
 
-def _load_all(store: Store, files: list[Path | str], remote: list[str], problems: list[tuple[str, str]], session: Any,
+def _load_all(store: Store, files: list[Path | str], remote: list[str], problems: list[tuple[str, str]],
+              session: requests.Session | None,
               *, format: str | None, graph: str | None, batch_size: int | None, bulk: bool | None,  # noqa: A002
               progress: Callable[[int], None] | None, strict: bool, fetch_format: str,
               embellished: bool | None) -> LoadStats:

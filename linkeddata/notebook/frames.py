@@ -28,12 +28,15 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TYPE_CHECKING
 from urllib.parse import unquote
 
 import pyoxigraph as ox
 
 from ..errors import InvalidInputError, LinkedDataError, MissingExtraError, QueryError, StoreLockedError
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +331,7 @@ def open_for_query(store: Any) -> Any:
 
 
 def endpoint_query(endpoint: str, query: str, params: Mapping[str, Any] | None = None, *,
-                   session: Any = None) -> dict[str, Any]:
+                   session: requests.Session | None = None) -> dict[str, Any]:
     """POST a query to a SPARQL 1.1 endpoint; the results as a SPARQL JSON document
     (JSON or any results format pyoxigraph reads, converted)."""
     from ..http import make_session, request
