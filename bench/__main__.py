@@ -18,6 +18,7 @@ from typing import Any
 
 from . import TARGETS
 from . import sync as sync_bench
+from .reference import time_bulk_load
 
 HERE = Path(__file__).resolve().parent
 #: Records the hand-written pyld path converts (it is slow); its throughput is per triple.
@@ -102,18 +103,7 @@ def scenario_load_store(size: int, workdir: Path) -> dict[str, Any]:
 
 
 def scenario_load_bulk(size: int, workdir: Path) -> dict[str, Any]:
-    import pyoxigraph as ox
-
-    nq = _nquads_file(size, workdir)
-    with tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
-        store = ox.Store(str(Path(tmp) / "kg"))
-        started = time.perf_counter()
-        store.bulk_load(path=str(nq), format=ox.RdfFormat.N_QUADS)
-        store.flush()
-        seconds = time.perf_counter() - started
-        triples = len(store)
-        del store
-    return {"triples": triples, "seconds": seconds}
+    return time_bulk_load(_nquads_file(size, workdir), workdir)
 
 
 def scenario_load_pyld(size: int, workdir: Path) -> dict[str, Any]:

@@ -97,23 +97,16 @@ def _digest(path: Path) -> str:
 
 def _bulk_reference(store: Path, workdir: Path) -> dict[str, Any]:
     """pyoxigraph's own ``bulk_load`` of the same quads, from an N-Quads file."""
-    import pyoxigraph as ox
-
     from linkeddata.stores import open_store
+
+    from .reference import time_bulk_load
 
     nq = workdir / "synced.nq"
     with open_store(store, read_only=True) as st:
         st.dump(nq)
-    with tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
-        fresh = ox.Store(str(Path(tmp) / "kg"))
-        started = time.perf_counter()
-        fresh.bulk_load(path=str(nq), format=ox.RdfFormat.N_QUADS)
-        fresh.flush()
-        seconds = time.perf_counter() - started
-        triples = len(fresh)
-        del fresh
+    result = time_bulk_load(nq, workdir)
     nq.unlink()
-    return {"seconds": seconds, "triples": triples}
+    return result
 
 
 def _sync_args(store: Path, *extra: str) -> list[str]:
