@@ -916,9 +916,7 @@ def _input_kind(name: str, format: str | None, stream: Any) -> ox.RdfFormat | st
             return "jsonl"
         if head[:1] in (b"{", b"["):
             return ox.RdfFormat.JSON_LD
-        formats = "ttl, nt, nq, trig, rdf, jsonld, jsonl"
-        raise ParseError(f"standard input: name its format (format= one of {formats})").for_cli(
-            f"standard input: name its format with --format ({formats})")
+        raise ParseError("standard input: its format cannot be guessed; name it (ttl, nt, nq, trig, rdf, jsonld, jsonl)")
     plain = name[:-3] if name.lower().endswith(".gz") else name
     if Path(plain).suffix.lower() in JSON_LINES:
         return "jsonl"
