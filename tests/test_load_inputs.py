@@ -375,7 +375,10 @@ def test_triples_per_second_leaves_out_fetch_time(emulator, session):
 
 READER = textwrap.dedent("""
     import json, resource, sys, time
-    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a runaway query must not take the machine
+    # a runaway query must not take the machine; the cap is on address space, which RocksDB reserves
+    # well beyond what it uses (a reader once aborted at 3 GB with 0.6 GB mapped in a quiet run):
+    # the real bound is the peak RSS asserted below
+    resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
     from linkeddata.errors import LinkedDataError
     from linkeddata.stores import open_store
     path, wanted, per_graph = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -425,7 +428,7 @@ def test_queries_during_a_load_see_whole_records_or_a_one_line_retry(tmp_path):
     print("concurrent readers:", result)
     assert result["done"] + result["busy"] >= 500 and result["done"] >= 400, result
     assert result["torn"] == 0, result
-    assert result["peak_mb"] < 1500, result  # bounded (the reader also has a 3 GB address-space limit)
+    assert result["peak_mb"] < 1500, result  # bounded (the reader also has an 8 GB address-space limit)
 
 
 def test_orphan_bulk_files_of_a_killed_load_are_removed_on_next_open(tmp_path):
