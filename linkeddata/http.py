@@ -838,6 +838,40 @@ def session_for(session: requests.Session | None, purpose: str = "default") -> I
         own.close()
 
 
+class SessionOwner:
+    """Base of clients that take a session or make their own, and close only the one they made.
+
+    >>> class Client(SessionOwner):
+    ...     def __init__(self, session=None):
+    ...         self.own_session(session, "harvest")
+    >>> with Client() as c:
+    ...     c.session.headers["User-Agent"].startswith("linkeddata")
+    True
+    """
+
+    session: requests.Session
+    _own_session: bool
+
+    def own_session(self, session: requests.Session | None, purpose: str) -> None:
+        """Use ``session``, or make one for ``purpose`` that :meth:`close` closes."""
+        self._own_session = session is None
+        self.session = session or make_session(purpose=purpose)
+
+    def close(self) -> None:
+        """Close the session if this client made it (a session passed in stays the caller's)."""
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self: _Owner) -> _Owner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_Owner = TypeVar("_Owner", bound=SessionOwner)
+
+
 def _cacheable(response: requests.Response) -> bool:
     """Only bodies read in full are stored (a streamed download never is)."""
     content: Any = response._content

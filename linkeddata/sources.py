@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -146,17 +147,12 @@ def load_sources(
             files.extend(found)
             if not found:
                 problems.append((source, "no loadable files in this folder"))
-    own_session = remote and session is None
-    if own_session:
-        from .http import make_session
+    from .http import session_for
 
-        session = make_session(purpose="record")
-    try:
-        return _load_all(store, files, remote, problems, session, format=format, graph=graph, batch_size=batch_size,
+    # a session made here (only when something is remote) is closed when the load ends
+    with session_for(session, "record") if remote else contextlib.nullcontext(session) as used:
+        return _load_all(store, files, remote, problems, used, format=format, graph=graph, batch_size=batch_size,
                          bulk=bulk, progress=progress, strict=strict, fetch_format=fetch_format, embellished=embellished)
-    finally:
-        if own_session and session is not None:
-            session.close()
 
 
 def _load_all(store: Store, files: list[Path | str], remote: list[str], problems: list[tuple[str, str]],

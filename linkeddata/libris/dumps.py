@@ -41,7 +41,7 @@ import requests
 
 from ..config import library_iri, service_url, to_canonical_iri
 from ..errors import BadResponseError, HTTPError, InvalidInputError, LinkedDataError, RepeatedPageError, ServiceUnavailableError
-from ..http import Pager, download, make_session, request
+from ..http import Pager, SessionOwner, download, request
 from ..records import Record
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class DumpPage:
         return self.status == "done"
 
 
-class DumpClient:
+class DumpClient(SessionOwner):
     """Pages, status and download of one dump selection.
 
     :param poll_interval: seconds between polls of a dump that is still ``generating``.
@@ -103,25 +103,13 @@ class DumpClient:
                  profile: str | None = None, poll_interval: float = 2.0, max_wait: float = 900.0,
                  max_pages: int = DEFAULT_MAX_PAGES):
         self.selection = check_selection(selection)
-        self._own_session = session is None
-        self.session = session or make_session(purpose="harvest")
+        self.own_session(session, "harvest")
         self.base_url = service_url("emm", base_url).rstrip("/")
         self.profile = profile
         self.poll_interval = poll_interval
         self.max_wait = max_wait
         self.max_pages = max_pages
         self.requests = 0
-
-    def close(self) -> None:
-        """Close the session if the client made it (a given session stays the caller's)."""
-        if self._own_session:
-            self.session.close()
-
-    def __enter__(self) -> DumpClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- urls
 

@@ -25,7 +25,7 @@ from lxml import etree
 
 from ..config import service_url
 from ..errors import BadResponseError, InvalidInputError, OAIError, ParseError
-from ..http import DEFAULT_MAX_PAGES, Pager, make_session, request
+from ..http import DEFAULT_MAX_PAGES, Pager, SessionOwner, request
 from ..records import Record, json_object
 
 log = logging.getLogger(__name__)
@@ -364,7 +364,7 @@ def _text(el: Any, path: str) -> str:
 # ---------------------------------------------------------------- client
 
 
-class OAIClient:
+class OAIClient(SessionOwner):
     """An OAI-PMH client on the shared session.
 
     :param base_url: the provider (default: the configured ``oaipmh`` service).
@@ -374,21 +374,9 @@ class OAIClient:
     def __init__(self, base_url: str | None = None, session: requests.Session | None = None, *,
                  max_pages: int = DEFAULT_MAX_PAGES, max_record_bytes: int = MAX_RECORD_BYTES):
         self.base_url = service_url("oaipmh", base_url) + "/"
-        self._own_session = session is None
-        self.session = session or make_session(purpose="harvest")
+        self.own_session(session, "harvest")
         self.max_pages = max_pages
         self.max_record_bytes = max_record_bytes
-
-    def close(self) -> None:
-        """Close the session if this client made it (a session passed in stays open)."""
-        if self._own_session:
-            self.session.close()
-
-    def __enter__(self) -> OAIClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def request(self, verb: str, **params: str | None) -> Any:
         """Send one request; return the parsed ``OAI-PMH`` root element.
