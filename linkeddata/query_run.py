@@ -327,7 +327,12 @@ def _run_worker(job: dict[str, Any], output: IO[bytes], timeout: float | None, l
     if code == _MEMORY_EXIT or any("memory allocation of" in e for e in errors) or (aborted and job["max_memory"]):
         raise QueryLimitError(_memory_message(label, job["max_memory"]))
     if marked:
-        kind, _, message = marked[-1].partition(" ")
+        kind, _, text = marked[-1].partition(" ")
+        try:
+            told = json.loads(text)
+            message, cli = str(told["message"]), told.get("cli")
+        except (ValueError, TypeError, KeyError):  # the plain form ("QueryLimitError memory")
+            message, cli = text, None
         from . import errors as error_module
 
         cls = getattr(error_module, kind, None)
@@ -335,7 +340,9 @@ def _run_worker(job: dict[str, Any], output: IO[bytes], timeout: float | None, l
             cls = QueryLimitError
         if not (isinstance(cls, type) and issubclass(cls, LinkedDataError)):
             cls = QueryError
-        raise cls(message)
+        error = cls(message)
+        error.cli_message = cli
+        raise error
     raise QueryError(f"{label} failed in its worker process (exit status {code})")
 
 
@@ -365,7 +372,8 @@ def _worker() -> None:
         os._exit(1)
     except LinkedDataError as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        sys.stderr.write(f"{_ERROR_MARK}{type(exc).__name__} {message}\n")
+        cli = (exc.cli_message or "").splitlines()[0] if exc.cli_message else None
+        sys.stderr.write(f"{_ERROR_MARK}{type(exc).__name__} {json.dumps({'message': message, 'cli': cli})}\n")
         sys.stderr.flush()
         os._exit(3)
     sys.stdout.flush()

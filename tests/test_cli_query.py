@@ -37,7 +37,9 @@ def kg(tmp_path_factory):
     (["libraries-near", "-p", "lat=59,33", "-p", "long=18.07", "-p", "km=80"], "Error: parameter lat: expected a number"),
     (["holdings-of", "-p", "instance=<urn>"], "Error: parameter instance: expected an absolute IRI"),
     (["SELECT ?x WHERE { ?x ?p ?o }", "-p", "x=<urn>"], "Error: expected an absolute IRI"),
-    (["CONSTRUCT WHERE { ?s ?p ?o }", "--format", "csv"], "Error: a CONSTRUCT or DESCRIBE query returns triples"),
+    (["CONSTRUCT WHERE { ?s ?p ?o }", "--format", "csv"],
+     "Error: a CONSTRUCT or DESCRIBE query returns triples: use --format table, nt, ttl, not csv"),
+    (["holdings-by-library", "--nl"], "Error: --nl (one JSON object per line) goes with --format json"),
     (["holdings-by-library", "-o", "/nonexistent-dir/out.csv"], "Error: cannot write /nonexistent-dir/out.csv: "),
 ])
 def test_mistakes_are_one_line_errors(kg, args, message):
