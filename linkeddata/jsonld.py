@@ -453,26 +453,37 @@ def _short(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-_STREAMING_FIRST = ("@context", "@type", "@id")
+_CONTAINERS = (dict, list)
 
 
-def streaming_order(value: Any) -> Any:
-    """``value`` with every object's keys in the order JSON-LD's streaming profile requires
-    (``@context``, ``@type``, ``@id`` first, ``@graph`` last); key order means nothing in JSON-LD.
+def streaming_order(value: Any, depth: int = 0) -> Any:
+    """``value`` with ``@context`` and ``@type`` first in every object, as pyoxigraph's
+    streaming JSON-LD parser requires; key order means nothing in JSON-LD. Objects already
+    in that order are kept as they are (the input is never changed).
 
-    >>> streaming_order({"name": "x", "@id": "_:a", "@type": "T", "@graph": [], "p": [{"v": 1, "@type": "U"}]})
-    {'@type': 'T', '@id': '_:a', 'name': 'x', 'p': [{'@type': 'U', 'v': 1}], '@graph': []}
+    Raises :class:`JsonLdError` for a value nested deeper than :data:`MAX_DEPTH`.
+
+    >>> streaming_order({"name": "x", "@id": "_:a", "@type": "T", "p": [{"v": 1, "@type": "U"}]})
+    {'@type': 'T', 'name': 'x', '@id': '_:a', 'p': [{'@type': 'U', 'v': 1}]}
     """
-    if isinstance(value, list):
-        return [streaming_order(v) if isinstance(v, (dict, list)) else v for v in value]
-    if not isinstance(value, dict):
+    if depth > MAX_DEPTH:
+        raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels")
+    if type(value) is list:
+        return [streaming_order(v, depth + 1) if type(v) in _CONTAINERS else v for v in value]
+    if type(value) is not dict:
         return value
-    out = {k: value[k] if k == "@context" else streaming_order(value[k]) for k in _STREAMING_FIRST if k in value}
+    out: dict[str, Any] = {}
+    if "@context" in value:
+        out["@context"] = value["@context"]
+    if "@type" in value:
+        out["@type"] = value["@type"]
     for key, item in value.items():
-        if key not in out and key != "@graph":
-            out[key] = streaming_order(item) if isinstance(item, (dict, list)) else item
-    if "@graph" in value:
-        out["@graph"] = streaming_order(value["@graph"])
+        if type(item) in _CONTAINERS:
+            if key != "@context":
+                item = streaming_order(item, depth + 1)
+        elif key in out:
+            continue
+        out[key] = item
     return out
 
 
@@ -494,9 +505,10 @@ def records_parts(pairs: list[tuple[str, Any]], streaming: bool = False) -> tupl
         raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels") from exc
     except (TypeError, ValueError) as exc:
         raise JsonLdError(f"not a JSON-LD document ({exc})") from exc
-    for body in bodies:
-        if depth_over(body.encode("utf-8"), MAX_DEPTH + 2):
-            raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels")
+    if not streaming:  # streaming_order checked the depth as it went
+        for body in bodies:
+            if depth_over(body.encode("utf-8"), MAX_DEPTH + 2):
+                raise JsonLdError(f"nested deeper than {MAX_DEPTH} levels")
     return context_json, bodies
 
 

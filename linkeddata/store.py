@@ -67,7 +67,7 @@ BULK_TEXT_LIMIT = 4 * 1024 * 1024
 #: compaction, so fewer, larger loads are faster; but pyoxigraph's bulk loader keeps what it
 #: loads in memory until it writes (its batches are a million quads, and it has no memory
 #: option), so a load's size bounds the process's memory: see the README's performance section.
-BULK_TEXT_BYTES = 10 * 1024 * 1024
+BULK_TEXT_BYTES = 5 * 1024 * 1024
 #: Pipe buffer between the thread writing a bulk load's text and the loader reading it.
 PIPE_BYTES = 1024 * 1024
 #: N-Quads/TriG files larger than this load with the bulk loader unless told otherwise.
@@ -159,6 +159,30 @@ class _Prepared:
     bodies: list[str] = field(default_factory=list)
     iris: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+@dataclass
+class _Segment:
+    """One streamed bulk load: its batches, its feeder and loader threads, what they found."""
+
+    batches: list[_Prepared]
+    #: ``[the batch after it]`` when the feeder took that one already (else empty)
+    held: list[_Prepared | None] = field(default_factory=list)
+    failures: list[BaseException] = field(default_factory=list)
+    #: quads in its graphs, counted after the load
+    added: int | None = None
+    fed: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join()
+
+    def error(self) -> BaseException | None:
+        """The error to report: one from reading the records before a parser's."""
+        errors = [f for f in self.failures if not isinstance(f, JsonLdError)] or self.failures
+        return errors[0] if errors else None
 
 
 def _record_iri_problem(iri: str) -> str | None:
@@ -322,39 +346,53 @@ class RecordLoader:
 
     def _stream_bulk(self, first: _Prepared, take: Callable[[], _Prepared | None], strict: bool,
                      finish: Callable[[_Prepared, tuple[int, int], float], None]) -> _Prepared | None:
-        """Bulk-load ``first`` and the batches of new graphs after it (same context, up to
-        :data:`BULK_TEXT_BYTES` of text) in one streamed bulk load; returns the batch that
-        ended the segment (``None`` at the end of the records).
+        """Bulk-load ``first`` and the batches of new graphs after it, in streamed bulk loads
+        of up to :data:`BULK_TEXT_BYTES` of text each; returns the batch that ended the run
+        (``None`` at the end of the records).
 
-        A thread writes the segment as one streaming JSON-LD document into a pipe the bulk
-        loader reads (without the GIL), taking each batch as it is prepared: parsing, the
-        loader and the store overlap, and memory is bounded by the pipe, two batches and the
-        segment's texts. When the loader fails, the segment's graphs (all new) are dropped;
-        batches that parse on their own are loaded again in bulk, the others record by record.
+        Each load is one streaming JSON-LD document that a feeder thread writes into a pipe
+        as batches are prepared; the bulk loader reads it in its own thread without the GIL.
+        Two loads are in flight: while one writes its table files, the next one is parsed,
+        which keeps both cores busy (a single load parses, then writes). Loads end in order:
+        their triples are counted, the store flushed, and ``finish`` called for each batch.
+        When a load fails, its graphs (all new) are dropped; batches that parse on their own
+        are loaded again in bulk, the others record by record.
         """
-        started = time.perf_counter()
-        segment, held, error = self._bulk_segment(first, take)
-        if error is not None:  # a bad record, or reading the records failed: keep what loads
-            log.debug("streamed bulk load failed (%s); isolating the bad records", str(error).split("\n")[0])
-            self.replace_graphs({}, [iri for b in segment for iri in b.iris])
-            results = self._recover(segment, strict)
-        else:
-            results = self._shared_counts(segment, self._count_quads([iri for b in segment for iri in b.iris]))
-        self.flush()
-        share = (time.perf_counter() - started) / len(segment)
-        for prepared, written in zip(segment, results):
-            finish(prepared, written, share)
-        if error is not None and not isinstance(error, JsonLdError):
-            raise error
-        return held[0] if held else take()
+        with self._write_lock:
+            batch: _Prepared | None = first
+            loading: _Segment | None = None
+            try:
+                while batch is not None and batch.context is not None:
+                    segment = self._start_segment(batch, take)
+                    segment.fed.wait()
+                    if loading is not None:
+                        previous, loading = loading, segment
+                        self._end_segment(previous, strict, finish)
+                    loading = segment
+                    error = segment.error()
+                    if error is not None and not isinstance(error, JsonLdError):
+                        break  # the records could not be read: this load ends with that error
+                    if segment.held:
+                        batch = segment.held[0]
+                        continue
+                    try:
+                        batch = take()
+                    except BaseException:
+                        last, loading = loading, None
+                        self._end_segment(last, strict, finish)
+                        raise
+                if loading is not None:
+                    last, loading = loading, None
+                    self._end_segment(last, strict, finish)
+            finally:
+                if loading is not None:  # an error left a load in flight: let it end before leaving
+                    loading.join()
+        return batch
 
-    def _bulk_segment(self, first: _Prepared, take: Callable[[], _Prepared | None]
-                      ) -> tuple[list[_Prepared], list[_Prepared | None], BaseException | None]:
-        """One streamed bulk load (see :meth:`_stream_bulk`): its batches, ``[the batch after
-        it]`` when the feeder took that one already (else ``[]``), and the first error."""
-        segment = [first]
-        held: list[_Prepared | None] = []
-        failures: list[BaseException] = []
+    def _start_segment(self, first: _Prepared, take: Callable[[], _Prepared | None]) -> _Segment:
+        """Start one streamed bulk load of ``first`` and the batches after it (same context, up
+        to :data:`BULK_TEXT_BYTES` of text); its feeder and loader run in their own threads."""
+        segment = _Segment([first])
         read_end, write_end = os.pipe()
         with contextlib.suppress(OSError, AttributeError):  # Linux: a larger pipe, fewer wake-ups
             fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
@@ -367,32 +405,66 @@ class RecordLoader:
                 while size < BULK_TEXT_BYTES:
                     following = take()
                     if following is None or following.context != first.context:
-                        held.append(following)
+                        segment.held.append(following)
                         break
-                    segment.append(following)
+                    segment.batches.append(following)
                     _write_all(write_end, (",\n" + ",\n".join(following.bodies)).encode("utf-8"))
                     size += sum(len(b) for b in following.bodies)
                 _write_all(write_end, b"\n]}\n")
             except BrokenPipeError:
                 pass  # the loader stopped: its error says why
             except BaseException as exc:  # noqa: BLE001 - handed to the loading thread
-                failures.append(exc)
+                segment.failures.append(exc)
                 with contextlib.suppress(OSError):
                     _write_all(write_end, b"}")  # never a complete document: the loader fails
             finally:
                 os.close(write_end)
+                segment.fed.set()
 
-        feeder = threading.Thread(target=feed, name="linkeddata-bulk-feed", daemon=True)
-        feeder.start()
-        try:
-            self._bulk_stream(read_end)
-        except JsonLdError as exc:
-            failures.append(exc)
-        finally:
-            os.close(read_end)
-            feeder.join()
-        errors = [f for f in failures if not isinstance(f, JsonLdError)] or failures
-        return segment, held, (errors[0] if errors else None)
+        def load() -> None:
+            try:
+                self._bulk_stream(read_end)
+            except BaseException as exc:  # noqa: BLE001 - handed to the thread that ends the load
+                segment.failures.append(exc)
+            finally:
+                os.close(read_end)
+            segment.fed.wait()
+            if not segment.failures:
+                try:
+                    segment.added = self._count_quads([iri for b in segment.batches for iri in b.iris])
+                except BaseException as exc:  # noqa: BLE001
+                    segment.failures.append(exc)
+
+        segment.threads = [threading.Thread(target=feed, name="linkeddata-bulk-feed", daemon=True),
+                           threading.Thread(target=load, name="linkeddata-bulk-load", daemon=True)]
+        for thread in segment.threads:
+            thread.start()
+        return segment
+
+    def _end_segment(self, segment: _Segment, strict: bool,
+                     finish: Callable[[_Prepared, tuple[int, int], float], None]) -> None:
+        """Wait for a streamed load, recover its good records if it failed, and finish its
+        batches in order; re-raises an error from reading the records (after the recovery)."""
+        segment.join()
+        error = segment.error()
+        if error is not None:  # a bad record, or reading the records failed: keep what loads
+            log.debug("streamed bulk load failed (%s); isolating the bad records", str(error).split("\n")[0])
+            self.replace_graphs({}, [iri for b in segment.batches for iri in b.iris])
+            results = self._recover(segment.batches, strict)
+        else:
+            results = self._shared_counts(segment.batches, segment.added or 0)
+        self.flush()
+        share = (time.perf_counter() - segment.started) / len(segment.batches)
+        for prepared, written in zip(segment.batches, results):
+            finish(prepared, written, share)
+        if error is not None and not isinstance(error, JsonLdError):
+            raise error
+
+    def _load_segment(self, first: _Prepared, take: Callable[[], _Prepared | None]) -> _Segment:
+        """One streamed bulk load, waited for."""
+        segment = self._start_segment(first, take)
+        segment.join()
+        return segment
 
     def _recover(self, segment: list[_Prepared], strict: bool) -> list[tuple[int, int]]:
         """After a failed bulk load: batches that pyoxigraph's JSON-LD parser takes go to the
@@ -409,10 +481,9 @@ class RecordLoader:
         again: dict[int, tuple[int, int]] = {}
         if good:
             replay = iter(good[1:])
-            batches, _, error = self._bulk_segment(good[0], lambda: next(replay, None))
-            if error is None and len(batches) == len(good):
-                again = {id(b): r for b, r in zip(good, self._shared_counts(
-                    good, self._count_quads([iri for b in good for iri in b.iris])))}
+            retry = self._load_segment(good[0], lambda: next(replay, None))
+            if retry.error() is None and len(retry.batches) == len(good):
+                again = {id(b): r for b, r in zip(good, self._shared_counts(good, retry.added or 0))}
             else:
                 self.replace_graphs({}, [iri for b in good for iri in b.iris])
         shared = json.loads(context)
@@ -754,9 +825,9 @@ class LocalStore(RecordLoader):
     def _has_bulk_json(self) -> bool:
         return True
 
-    def _bulk_stream(self, read_end: int) -> None:
+    def _bulk_stream(self, read_end: int) -> None:  # the caller holds the write lock
         source: Any = f"/dev/fd/{read_end}"
-        with self._write_lock, contextlib.ExitStack() as stack:
+        with contextlib.ExitStack() as stack:
             try:
                 if os.path.isdir("/dev/fd"):  # read by the loader itself, without the GIL
                     self.inner.bulk_load(path=source, format=ox.RdfFormat.STREAMING_JSON_LD)
