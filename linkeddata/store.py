@@ -27,6 +27,7 @@ and reported, never half-loaded.
 from __future__ import annotations
 
 import contextlib
+import gc
 import gzip
 import json
 import os
@@ -36,7 +37,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,17 +58,25 @@ from .store_protocol import StoreCapabilities
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 500
-#: Records per batch when loading a file (larger batches suit the bulk loader).
-FILE_BATCH = 2000
+#: Records per batch when loading a file (a bulk load gathers batches up to its size).
+FILE_BATCH = 500
 #: A record's JSON-LD text goes to the bulk loader only below this size: pyoxigraph's
 #: JSON-LD parser refuses a value over 16 MB (its buffer doubles, so an 11 MB string is
 #: already refused); larger records take the careful path, which can parse them.
 BULK_TEXT_LIMIT = 4 * 1024 * 1024
-#: JSON-LD text streamed into one bulk load. Each bulk load into a non-empty store costs a
-#: compaction, so fewer, larger loads are faster; but pyoxigraph's bulk loader keeps what it
+#: Most JSON-LD text streamed into one bulk load. pyoxigraph's bulk loader keeps what it
 #: loads in memory until it writes (its batches are a million quads, and it has no memory
-#: option), so a load's size bounds the process's memory: see the README's performance section.
-BULK_TEXT_BYTES = 5 * 1024 * 1024
+#: option), so the size of a load bounds the process's memory: see the README's performance
+#: section. Loads are sized below this by :data:`LOAD_MEMORY_MB`.
+BULK_TEXT_BYTES = 16 * 1024 * 1024
+#: The least text of one bulk load (smaller loads cost more per record).
+MIN_BULK_TEXT_BYTES = 1024 * 1024
+#: The resident memory (MB) a large load aims to stay within: each bulk load gets the text
+#: that fits in what is left, so loads shrink as the store's own memory grows with its size.
+LOAD_MEMORY_MB = 450
+#: Resident bytes pyoxigraph's bulk loader takes per byte of JSON-LD text it loads (measured
+#: with pyoxigraph 0.5 on KBV records: about 21; its quads, their encodings, the sorted keys).
+LOADER_BYTES_PER_TEXT_BYTE = 24
 #: Pipe buffer between the thread writing a bulk load's text and the loader reading it.
 PIPE_BYTES = 1024 * 1024
 #: N-Quads/TriG files larger than this load with the bulk loader unless told otherwise.
@@ -161,6 +170,10 @@ class _Prepared:
     seconds: float = 0.0
 
 
+#: How a load reports a batch written: (batch, (records, triples), seconds, busy time spans).
+_Finish = Callable[["_Prepared", tuple[int, int], float, Iterable[tuple[float, float]]], None]
+
+
 @dataclass
 class _Segment:
     """One streamed bulk load: its batches, its feeder and loader threads, what they found."""
@@ -172,6 +185,9 @@ class _Segment:
     #: quads in its graphs, counted after the load
     added: int | None = None
     fed: threading.Event = field(default_factory=threading.Event)
+    fed_at: float | None = None
+    #: when the feeder waited for the loader to read (the loader was busy)
+    spans: list[tuple[float, float]] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
@@ -259,23 +275,28 @@ class RecordLoader:
         if not check_only:
             self._writable()
         total = LoadStats()
+        busy: list[tuple[float, float]] = []  # when reading, preparing or writing went on
         batches = batched(records, batch_size)
         in_flight: set[str] = set()  # IRIs of the batches being written while the next is prepared
 
         def prepare_next() -> _Prepared | None:
-            batch = next(batches, None)
-            if batch is None:
-                return None
-            started = time.perf_counter()
-            prepared = self._prepare(batch, strict, in_flight if not check_only else None)
+            with _collection_paused():  # reading and preparing a batch make no cycles
+                batch = next(batches, None)
+                if batch is None:
+                    return None
+                started = time.perf_counter()
+                prepared = self._prepare(batch, strict, in_flight if not check_only else None)
             prepared.seconds = time.perf_counter() - started
+            busy.append((started, started + prepared.seconds))
             return prepared
 
         def received(prepared: _Prepared) -> None:  # before the next batch is prepared
             in_flight.update(prepared.iris)
             in_flight.update(prepared.graphs or ())
 
-        def finish(prepared: _Prepared, written: tuple[int, int], seconds: float) -> None:
+        def finish(prepared: _Prepared, written: tuple[int, int], seconds: float,
+                   spans: Iterable[tuple[float, float]] = ()) -> None:
+            busy.extend(spans)
             stats = prepared.stats
             stats.records, stats.triples = written
             stats.deleted = len(prepared.deleted)
@@ -311,10 +332,12 @@ class RecordLoader:
                 else:
                     written = self._write_prepared(prepared)
                     self.flush()
-                finish(prepared, written, time.perf_counter() - started)
+                ended = time.perf_counter()
+                finish(prepared, written, ended - started, [(started, ended)])
                 prepared = take()
         if not check_only:
             self.publish_snapshot(force=True)
+        total.seconds = _covered(busy)  # batches overlap, so their seconds add up to more
         return total
 
     def _prepare(self, batch: list[Record], strict: bool, in_flight: set[str] | None) -> _Prepared:
@@ -345,7 +368,7 @@ class RecordLoader:
         return len(graphs), self.replace_graphs(graphs, prepared.deleted)
 
     def _stream_bulk(self, first: _Prepared, take: Callable[[], _Prepared | None], strict: bool,
-                     finish: Callable[[_Prepared, tuple[int, int], float], None]) -> _Prepared | None:
+                     finish: _Finish) -> _Prepared | None:
         """Bulk-load ``first`` and the batches of new graphs after it, in streamed bulk loads
         of up to :data:`BULK_TEXT_BYTES` of text each; returns the batch that ended the run
         (``None`` at the end of the records).
@@ -358,7 +381,7 @@ class RecordLoader:
         When a load fails, its graphs (all new) are dropped; batches that parse on their own
         are loaded again in bulk, the others record by record.
         """
-        with self._write_lock:
+        with self._writing():
             batch: _Prepared | None = first
             loading: _Segment | None = None
             try:
@@ -390,27 +413,34 @@ class RecordLoader:
         return batch
 
     def _start_segment(self, first: _Prepared, take: Callable[[], _Prepared | None]) -> _Segment:
-        """Start one streamed bulk load of ``first`` and the batches after it (same context, up
-        to :data:`BULK_TEXT_BYTES` of text); its feeder and loader run in their own threads."""
+        """Start one streamed bulk load of ``first`` and the batches after it (same context, as
+        much text as :func:`_bulk_text_limit` allows); its feeder and loader run in their own threads."""
         segment = _Segment([first])
         read_end, write_end = os.pipe()
         with contextlib.suppress(OSError, AttributeError):  # Linux: a larger pipe, fewer wake-ups
             fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
+        limit = _bulk_text_limit()
+
+        def write(data: bytes) -> None:  # the time the loader keeps the feeder waiting is busy time
+            started = time.perf_counter()
+            _write_all(write_end, data)
+            segment.spans.append((started, time.perf_counter()))
+
         def feed() -> None:
             try:
-                _write_all(write_end, ('{"@context":' + (first.context or "") + ',"@graph":[\n').encode("utf-8"))
-                _write_all(write_end, ",\n".join(first.bodies).encode("utf-8"))
+                write(('{"@context":' + (first.context or "") + ',"@graph":[\n').encode("utf-8"))
+                write(",\n".join(first.bodies).encode("utf-8"))
                 size = sum(len(b) for b in first.bodies)
-                while size < BULK_TEXT_BYTES:
+                while size < limit:
                     following = take()
                     if following is None or following.context != first.context:
                         segment.held.append(following)
                         break
                     segment.batches.append(following)
-                    _write_all(write_end, (",\n" + ",\n".join(following.bodies)).encode("utf-8"))
+                    write((",\n" + ",\n".join(following.bodies)).encode("utf-8"))
                     size += sum(len(b) for b in following.bodies)
-                _write_all(write_end, b"\n]}\n")
+                write(b"\n]}\n")
             except BrokenPipeError:
                 pass  # the loader stopped: its error says why
             except BaseException as exc:  # noqa: BLE001 - handed to the loading thread
@@ -419,6 +449,7 @@ class RecordLoader:
                     _write_all(write_end, b"}")  # never a complete document: the loader fails
             finally:
                 os.close(write_end)
+                segment.fed_at = time.perf_counter()
                 segment.fed.set()
 
         def load() -> None:
@@ -442,7 +473,7 @@ class RecordLoader:
         return segment
 
     def _end_segment(self, segment: _Segment, strict: bool,
-                     finish: Callable[[_Prepared, tuple[int, int], float], None]) -> None:
+                     finish: _Finish) -> None:
         """Wait for a streamed load, recover its good records if it failed, and finish its
         batches in order; re-raises an error from reading the records (after the recovery)."""
         segment.join()
@@ -454,9 +485,11 @@ class RecordLoader:
         else:
             results = self._shared_counts(segment.batches, segment.added or 0)
         self.flush()
-        share = (time.perf_counter() - segment.started) / len(segment.batches)
-        for prepared, written in zip(segment.batches, results):
-            finish(prepared, written, share)
+        ended = time.perf_counter()
+        share = (ended - segment.started) / len(segment.batches)
+        spans = [*segment.spans, (segment.fed_at or ended, ended)]
+        for number, (prepared, written) in enumerate(zip(segment.batches, results)):
+            finish(prepared, written, share, spans if number == 0 else ())
         if error is not None and not isinstance(error, JsonLdError):
             raise error
 
@@ -510,8 +543,12 @@ class RecordLoader:
         return out
 
     def _has_bulk_json(self) -> bool:
-        """Whether :meth:`_bulk_json` is available."""
+        """Whether :meth:`_bulk_stream` is available."""
         return False
+
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        """Held while bulk loads are in flight (other writers in this process wait)."""
+        return contextlib.nullcontext()
 
     def has_graph(self, iri: str) -> bool:
         """Whether the store holds the named graph ``iri``."""
@@ -825,6 +862,9 @@ class LocalStore(RecordLoader):
     def _has_bulk_json(self) -> bool:
         return True
 
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        return self._write_lock
+
     def _bulk_stream(self, read_end: int) -> None:  # the caller holds the write lock
         source: Any = f"/dev/fd/{read_end}"
         with contextlib.ExitStack() as stack:
@@ -863,6 +903,53 @@ class LocalStore(RecordLoader):
     def optimize(self) -> None:
         """Compact the on-disk files (after large bulk loads)."""
         self.inner.optimize()
+
+
+def _covered(spans: Iterable[tuple[float, float]]) -> float:
+    """Seconds covered by the (possibly overlapping) time ``spans``.
+
+    >>> _covered([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)])
+    4.0
+    """
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile: reading and preparing a batch make and drop
+    many JSON objects (no cycles), whose collection passes took a fifth of that time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _resident_bytes() -> int | None:
+    """This process's resident memory now (``None`` where ``/proc`` does not say)."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _bulk_text_limit() -> int:
+    """Text for the next bulk load: what fits in :data:`LOAD_MEMORY_MB` beside what the
+    process holds now, for two loads in flight (at least :data:`MIN_BULK_TEXT_BYTES`, at
+    most :data:`BULK_TEXT_BYTES`)."""
+    resident = _resident_bytes()
+    if resident is None:
+        return MIN_BULK_TEXT_BYTES * 4
+    free = LOAD_MEMORY_MB * 1024 * 1024 - resident
+    return min(BULK_TEXT_BYTES, max(MIN_BULK_TEXT_BYTES, free // (2 * LOADER_BYTES_PER_TEXT_BYTE)))
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -156,3 +156,74 @@ def test_a_value_too_large_for_pyoxigraphs_parser_still_loads():
                        "<https://id.kb.se/vocab/label> ?l } }", union=False)
     assert [int(r["n"].value) for r in rows] == [11_000_000]
     assert store.count_triples(f"{BASE}s1") == store.count_triples(f"{BASE}s0")
+
+
+def test_each_load_gets_the_text_that_fits_in_the_memory_left(monkeypatch):
+    mb = 1024 * 1024
+    budget = store_module.LOAD_MEMORY_MB * mb
+    per_load = 2 * store_module.LOADER_BYTES_PER_TEXT_BYTE  # two loads in flight
+    monkeypatch.setattr(store_module, "_resident_bytes", lambda: budget - 96 * mb)
+    assert store_module._bulk_text_limit() == 96 * mb // per_load
+    monkeypatch.setattr(store_module, "_resident_bytes", lambda: budget + 500 * mb)  # over: the least
+    assert store_module._bulk_text_limit() == store_module.MIN_BULK_TEXT_BYTES
+    monkeypatch.setattr(store_module, "LOAD_MEMORY_MB", 20_000)  # plenty: the most
+    assert store_module._bulk_text_limit() == store_module.BULK_TEXT_BYTES
+    monkeypatch.setattr(store_module, "_resident_bytes", lambda: None)  # no /proc: a fixed size
+    assert store_module.MIN_BULK_TEXT_BYTES <= store_module._bulk_text_limit() <= store_module.BULK_TEXT_BYTES
+
+
+def test_the_process_memory_now_is_read():
+    resident = store_module._resident_bytes()
+    assert resident is None or 10 * 1024 * 1024 < resident < 64 * 1024 ** 3
+
+
+def test_less_memory_left_means_smaller_loads(monkeypatch, tmp_path, bulk_calls):
+    monkeypatch.setattr(store_module, "MIN_BULK_TEXT_BYTES", 20_000)
+    records = [Record(f"{BASE}s{n}", {"@graph": record_nodes(n)}) for n in range(600)]
+    monkeypatch.setattr(store_module, "_resident_bytes", lambda: 0)
+    roomy = open_store(tmp_path / "a")
+    roomy.load_records(records, batch_size=50)
+    loads_with_room = len(bulk_calls)
+    monkeypatch.setattr(store_module, "_resident_bytes", lambda: store_module.LOAD_MEMORY_MB * 1024 * 1024)
+    tight = open_store(tmp_path / "b")
+    stats = tight.load_records(records, batch_size=50)
+    assert loads_with_room == 1 and len(bulk_calls) - loads_with_room >= 6
+    assert stats.records == 600 and stats.triples == len(tight) == len(roomy)
+    assert tight.canonical_nquads() == roomy.canonical_nquads()
+    roomy.close()
+    tight.close()
+
+
+def test_two_loads_are_in_flight_and_end_in_order(monkeypatch, tmp_path):
+    """While one load writes, the next one is read: their times overlap; batches still end
+    in the order of the records, and a bad record in one of them costs no other record."""
+    monkeypatch.setattr(store_module, "BULK_TEXT_BYTES", 20_000)
+    spans: list[tuple[float, float]] = []
+    original = LocalStore._bulk_stream
+
+    def slow(self, read_end):
+        started = time.monotonic()
+        original(self, read_end)
+        time.sleep(0.05)  # as if writing table files took a while
+        spans.append((started, time.monotonic()))
+
+    monkeypatch.setattr(LocalStore, "_bulk_stream", slow)
+    bad = f"{BASE}s333"
+
+    def records():
+        for n in range(800):
+            nodes = record_nodes(n)
+            if n == 333:
+                nodes[1]["@type"] = {"x": 1}
+            yield Record(f"{BASE}s{n}", {"@graph": nodes})
+
+    ended: list[int] = []
+    store = open_store(tmp_path / "kg")
+    stats = store.load_records(records(), batch_size=40, on_batch=lambda s: ended.append(s.records))
+    assert [name for name, _ in stats.skipped] == [bad] and stats.records == 799
+    assert sum(ended) == 799 and len(ended) == 20
+    spans.sort()
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), "no two loads overlapped"
+    per_record = store.count_triples(f"{BASE}s0")
+    assert len(store) == stats.triples == 799 * per_record and bad not in store.graphs()
+    store.close()

@@ -10,6 +10,7 @@ import click
 
 from ..query import OUTPUT_FORMATS
 from ..query_run import DEFAULT_MAX_MEMORY, DEFAULT_TIMEOUT
+from ..store import DEFAULT_BATCH, FILE_BATCH
 from .common import (
     FormatChoice,
     binary_output,
@@ -47,7 +48,8 @@ def register(group: click.Group) -> None:
 @click.option("--bulk/--no-bulk", default=None,
               help="Bulk loader for N-Quads/TriG dumps (fast, not transactional); default: for files over 64 MB.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="Records per transaction [default: 2000 from files, 500 fetched].")
+              help="Records per transaction [default: " + (f"{FILE_BATCH}" if FILE_BATCH == DEFAULT_BATCH
+                   else f"{FILE_BATCH} from files, {DEFAULT_BATCH} fetched") + "].")
 @click.option("--strict", is_flag=True, help="Fail on the first bad record instead of skipping it.")
 @quiet_option
 def load(sources: tuple[str, ...], store: Path, fmt: str | None, graph: str | None, bulk: bool | None,
