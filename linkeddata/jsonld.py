@@ -30,7 +30,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
@@ -487,6 +487,10 @@ def streaming_order(value: Any, depth: int = 0) -> Any:
     return out
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def records_parts(pairs: list[tuple[str, Any]], streaming: bool = False) -> tuple[str, list[str]] | None:
     """The shared inline context (JSON) of ``(graph_iri, doc)`` pairs and, per pair, the
     JSON text of its named graph object; ``None`` when their contexts differ.
@@ -497,7 +501,7 @@ def records_parts(pairs: list[tuple[str, Any]], streaming: bool = False) -> tupl
     context_json = _context_json_for([d for _, d in pairs])
     if context_json is None:
         return None
-    order = streaming_order if streaming else (lambda nodes: nodes)
+    order: Callable[[Any], Any] = streaming_order if streaming else _as_is
     try:
         bodies = ['{"@id":' + json.dumps(g) + ',"@graph":' + json.dumps(order(record_body(d)), ensure_ascii=False) + "}"
                   for g, d in pairs]

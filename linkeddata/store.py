@@ -75,8 +75,13 @@ MIN_BULK_TEXT_BYTES = 1024 * 1024
 #: that fits in what is left, so loads shrink as the store's own memory grows with its size.
 LOAD_MEMORY_MB = 450
 #: Resident bytes pyoxigraph's bulk loader takes per byte of JSON-LD text it loads (measured
-#: with pyoxigraph 0.5 on KBV records: about 21; its quads, their encodings, the sorted keys).
-LOADER_BYTES_PER_TEXT_BYTE = 24
+#: with pyoxigraph 0.5 on KBV records, two loads in flight: about 42 for the pair; their
+#: quads, their encodings and sorted keys, the memory the allocator keeps between loads).
+LOADER_BYTES_PER_TEXT_BYTE = 28
+#: Resident bytes the process grows by per byte of the store's table files as a load goes on
+#: (RocksDB keeps their index blocks in memory; with them, what the allocator keeps of
+#: earlier loads): measured about 3 %, 260 MB when a million records take 9 GB.
+STORE_BYTES_PER_TABLE_BYTE = 0.03
 #: Pipe buffer between the thread writing a bulk load's text and the loader reading it.
 PIPE_BYTES = 1024 * 1024
 #: N-Quads/TriG files larger than this load with the bulk loader unless told otherwise.
@@ -276,6 +281,10 @@ class RecordLoader:
             self._writable()
         total = LoadStats()
         busy: list[tuple[float, float]] = []  # when reading, preparing or writing went on
+        base = _resident_bytes()
+        # Into an empty store with nobody asking per batch, the triples are counted once at the
+        # end (all of the store's are this load's); else each bulk load counts its graphs'.
+        counted = on_batch is not None or check_only or not self._has_bulk_json() or not self._is_empty()
         batches = batched(records, batch_size)
         in_flight: set[str] = set()  # IRIs of the batches being written while the next is prepared
 
@@ -323,7 +332,7 @@ class RecordLoader:
             prepared = take()
             while prepared is not None:
                 if prepared.context is not None and not check_only:
-                    prepared = self._stream_bulk(prepared, take, strict, finish)
+                    prepared = self._stream_bulk(prepared, take, strict, finish, base, counted)
                     continue
                 started = time.perf_counter()
                 if check_only:
@@ -337,6 +346,8 @@ class RecordLoader:
                 prepared = take()
         if not check_only:
             self.publish_snapshot(force=True)
+        if not counted:
+            total.triples = self._quads()
         total.seconds = _covered(busy)  # batches overlap, so their seconds add up to more
         return total
 
@@ -368,10 +379,11 @@ class RecordLoader:
         return len(graphs), self.replace_graphs(graphs, prepared.deleted)
 
     def _stream_bulk(self, first: _Prepared, take: Callable[[], _Prepared | None], strict: bool,
-                     finish: _Finish) -> _Prepared | None:
+                     finish: _Finish, base: int | None, count: bool = True) -> _Prepared | None:
         """Bulk-load ``first`` and the batches of new graphs after it, in streamed bulk loads
-        of up to :data:`BULK_TEXT_BYTES` of text each; returns the batch that ended the run
-        (``None`` at the end of the records).
+        sized by :func:`_bulk_text_limit` (``base``: the memory before the load began); returns
+        the batch that ended the run (``None`` at the end of the records). ``count``: count the
+        triples of each load (else its batches report none; the caller counts the store's).
 
         Each load is one streaming JSON-LD document that a feeder thread writes into a pipe
         as batches are prepared; the bulk loader reads it in its own thread without the GIL.
@@ -386,7 +398,7 @@ class RecordLoader:
             loading: _Segment | None = None
             try:
                 while batch is not None and batch.context is not None:
-                    segment = self._start_segment(batch, take)
+                    segment = self._start_segment(batch, take, _bulk_text_limit(base, self._table_bytes()), count)
                     segment.fed.wait()
                     if loading is not None:
                         previous, loading = loading, segment
@@ -412,15 +424,14 @@ class RecordLoader:
                     loading.join()
         return batch
 
-    def _start_segment(self, first: _Prepared, take: Callable[[], _Prepared | None]) -> _Segment:
-        """Start one streamed bulk load of ``first`` and the batches after it (same context, as
-        much text as :func:`_bulk_text_limit` allows); its feeder and loader run in their own threads."""
+    def _start_segment(self, first: _Prepared, take: Callable[[], _Prepared | None], limit: int,
+                       count: bool = True) -> _Segment:
+        """Start one streamed bulk load of ``first`` and the batches after it (same context,
+        up to ``limit`` bytes of text); its feeder and loader run in their own threads."""
         segment = _Segment([first])
         read_end, write_end = os.pipe()
         with contextlib.suppress(OSError, AttributeError):  # Linux: a larger pipe, fewer wake-ups
             fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-
-        limit = _bulk_text_limit()
 
         def write(data: bytes) -> None:  # the time the loader keeps the feeder waiting is busy time
             started = time.perf_counter()
@@ -460,7 +471,7 @@ class RecordLoader:
             finally:
                 os.close(read_end)
             segment.fed.wait()
-            if not segment.failures:
+            if count and not segment.failures:
                 try:
                     segment.added = self._count_quads([iri for b in segment.batches for iri in b.iris])
                 except BaseException as exc:  # noqa: BLE001
@@ -495,7 +506,7 @@ class RecordLoader:
 
     def _load_segment(self, first: _Prepared, take: Callable[[], _Prepared | None]) -> _Segment:
         """One streamed bulk load, waited for."""
-        segment = self._start_segment(first, take)
+        segment = self._start_segment(first, take, BULK_TEXT_BYTES)  # batches that were loaded together
         segment.join()
         return segment
 
@@ -549,6 +560,10 @@ class RecordLoader:
     def _writing(self) -> contextlib.AbstractContextManager[Any]:
         """Held while bulk loads are in flight (other writers in this process wait)."""
         return contextlib.nullcontext()
+
+    def _table_bytes(self) -> int:
+        """Bytes of the store's table files (0 when it has none of its own)."""
+        return 0
 
     def has_graph(self, iri: str) -> bool:
         """Whether the store holds the named graph ``iri``."""
@@ -685,6 +700,10 @@ class RecordLoader:
 
     def _is_empty(self) -> bool:
         return False
+
+    def _quads(self) -> int:
+        """Quads in the store."""
+        raise NotImplementedError
 
     def _bulk_load(self, path: Path | Any, fmt: ox.RdfFormat) -> int | None:
         """Load a dataset file (a path or a binary stream) with the store's own bulk loader (quads added); ``None`` when it has none."""
@@ -857,13 +876,23 @@ class LocalStore(RecordLoader):
         return len(quads)
 
     def _is_empty(self) -> bool:
-        return len(self.inner) == 0
+        return next(self.inner.quads_for_pattern(None, None, None), None) is None  # len() reads every quad
+
+    def _quads(self) -> int:
+        return len(self.inner)
 
     def _has_bulk_json(self) -> bool:
         return True
 
     def _writing(self) -> contextlib.AbstractContextManager[Any]:
         return self._write_lock
+
+    def _table_bytes(self) -> int:
+        if self.path is None:
+            return 0
+        with contextlib.suppress(OSError), os.scandir(self.path) as entries:
+            return sum(e.stat().st_size for e in entries if e.name.endswith(".sst"))
+        return 0
 
     def _bulk_stream(self, read_end: int) -> None:  # the caller holds the write lock
         source: Any = f"/dev/fd/{read_end}"
@@ -941,14 +970,19 @@ def _resident_bytes() -> int | None:
         return None
 
 
-def _bulk_text_limit() -> int:
-    """Text for the next bulk load: what fits in :data:`LOAD_MEMORY_MB` beside what the
-    process holds now, for two loads in flight (at least :data:`MIN_BULK_TEXT_BYTES`, at
-    most :data:`BULK_TEXT_BYTES`)."""
-    resident = _resident_bytes()
-    if resident is None:
+def _bulk_text_limit(base: int | None, table_bytes: int) -> int:
+    """Text for the next bulk load: what fits in :data:`LOAD_MEMORY_MB` beside ``base`` (the
+    process's resident memory before the load began) and the store's own memory for its
+    ``table_bytes``, for two loads in flight; at least :data:`MIN_BULK_TEXT_BYTES`, at most
+    :data:`BULK_TEXT_BYTES`. (The memory resident now says little: the allocator keeps
+    what the last loads freed, and the next load reuses it.)
+
+    >>> _bulk_text_limit(100 << 20, 0) == (LOAD_MEMORY_MB - 100 << 20) // (2 * LOADER_BYTES_PER_TEXT_BYTE)
+    True
+    """
+    if base is None:
         return MIN_BULK_TEXT_BYTES * 4
-    free = LOAD_MEMORY_MB * 1024 * 1024 - resident
+    free = LOAD_MEMORY_MB * 1024 * 1024 - base - int(STORE_BYTES_PER_TABLE_BYTE * table_bytes)
     return min(BULK_TEXT_BYTES, max(MIN_BULK_TEXT_BYTES, free // (2 * LOADER_BYTES_PER_TEXT_BYTE)))
 
 

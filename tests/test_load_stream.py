@@ -162,19 +162,28 @@ def test_each_load_gets_the_text_that_fits_in_the_memory_left(monkeypatch):
     mb = 1024 * 1024
     budget = store_module.LOAD_MEMORY_MB * mb
     per_load = 2 * store_module.LOADER_BYTES_PER_TEXT_BYTE  # two loads in flight
-    monkeypatch.setattr(store_module, "_resident_bytes", lambda: budget - 96 * mb)
-    assert store_module._bulk_text_limit() == 96 * mb // per_load
-    monkeypatch.setattr(store_module, "_resident_bytes", lambda: budget + 500 * mb)  # over: the least
-    assert store_module._bulk_text_limit() == store_module.MIN_BULK_TEXT_BYTES
+    limit = store_module._bulk_text_limit
+    assert limit(budget - 96 * mb, 0) == 96 * mb // per_load
+    # the store's own memory grows with its table files: less is left for loading
+    tables = 1024 * mb
+    assert limit(budget - 96 * mb, tables) == (96 * mb - int(store_module.STORE_BYTES_PER_TABLE_BYTE * tables)) // per_load
+    assert limit(budget + 500 * mb, 0) == store_module.MIN_BULK_TEXT_BYTES  # over: the least
+    assert limit(budget - 96 * mb, 50 * 1024 * mb) == store_module.MIN_BULK_TEXT_BYTES
     monkeypatch.setattr(store_module, "LOAD_MEMORY_MB", 20_000)  # plenty: the most
-    assert store_module._bulk_text_limit() == store_module.BULK_TEXT_BYTES
-    monkeypatch.setattr(store_module, "_resident_bytes", lambda: None)  # no /proc: a fixed size
-    assert store_module.MIN_BULK_TEXT_BYTES <= store_module._bulk_text_limit() <= store_module.BULK_TEXT_BYTES
+    assert limit(100 * mb, 0) == store_module.BULK_TEXT_BYTES
+    assert store_module.MIN_BULK_TEXT_BYTES <= limit(None, 0) <= store_module.BULK_TEXT_BYTES  # no /proc
 
 
-def test_the_process_memory_now_is_read():
+def test_the_process_memory_and_the_table_files_are_measured(tmp_path):
     resident = store_module._resident_bytes()
     assert resident is None or 10 * 1024 * 1024 < resident < 64 * 1024 ** 3
+    store = open_store(tmp_path / "kg")
+    empty = store._table_bytes()
+    store.load_records([Record(f"{BASE}s{n}", {"@graph": record_nodes(n)}) for n in range(300)])
+    tables = sum(p.stat().st_size for p in (tmp_path / "kg").glob("*.sst"))
+    assert store._table_bytes() == tables > empty + 10_000
+    assert open_store(None)._table_bytes() == 0
+    store.close()
 
 
 def test_less_memory_left_means_smaller_loads(monkeypatch, tmp_path, bulk_calls):
@@ -227,3 +236,29 @@ def test_two_loads_are_in_flight_and_end_in_order(monkeypatch, tmp_path):
     per_record = store.count_triples(f"{BASE}s0")
     assert len(store) == stats.triples == 799 * per_record and bad not in store.graphs()
     store.close()
+
+
+def test_triples_are_counted_per_load_or_once_into_an_empty_store(monkeypatch, tmp_path):
+    counts: list[int] = []
+    original = LocalStore._count_quads
+
+    def counting(self, graphs):
+        counts.append(len(graphs))
+        return original(self, graphs)
+
+    monkeypatch.setattr(LocalStore, "_count_quads", counting)
+    monkeypatch.setattr(store_module, "BULK_TEXT_BYTES", 20_000)
+    records = [Record(f"{BASE}s{n}", {"@graph": record_nodes(n)}) for n in range(400)]
+    once = open_store(tmp_path / "a")
+    stats = once.load_records(records, batch_size=40)
+    assert not counts and stats.triples == len(once) > 0  # empty store: one count at the end
+    per_batch: list[int] = []
+    each = open_store(tmp_path / "b")
+    stats_each = each.load_records(records, batch_size=40, on_batch=lambda s: per_batch.append(s.triples))
+    assert sum(counts) == 400 and sum(per_batch) == stats_each.triples == stats.triples
+    more = [Record(f"{BASE}t{n}", {"@graph": record_nodes(n)}) for n in range(100)]
+    counts.clear()
+    stats_more = once.load_records(more, batch_size=40)  # not empty now: each load counts its own
+    assert sum(counts) == 100 and stats_more.triples == len(once) - stats.triples
+    once.close()
+    each.close()
