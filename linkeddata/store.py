@@ -73,7 +73,7 @@ BULK_TEXT_BYTES = 16 * 1024 * 1024
 MIN_BULK_TEXT_BYTES = 1024 * 1024
 #: The resident memory (MB) a large load aims to stay within: each bulk load gets the text
 #: that fits in what is left, so loads shrink as the store's own memory grows with its size.
-LOAD_MEMORY_MB = 450
+LOAD_MEMORY_MB = 430
 #: Resident bytes pyoxigraph's bulk loader takes per byte of JSON-LD text it loads (measured
 #: with pyoxigraph 0.5 on KBV records, two loads in flight: about 42 for the pair; their
 #: quads, their encodings and sorted keys, the memory the allocator keeps between loads).
