@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import logging
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -488,6 +489,7 @@ class RecordLoader:
         """Wait for a streamed load, recover its good records if it failed, and finish its
         batches in order; re-raises an error from reading the records (after the recovery)."""
         segment.join()
+        _release_freed_memory()
         error = segment.error()
         if error is not None:  # a bad record, or reading the records failed: keep what loads
             log.debug("streamed bulk load failed (%s); isolating the bad records", str(error).split("\n")[0])
@@ -959,6 +961,28 @@ def _collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (``None`` elsewhere)."""
+    try:
+        import ctypes
+
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError, ImportError):
+        return None
+    return trim
+
+
+_TRIM = _malloc_trim() if sys.platform.startswith("linux") else None
+
+
+def _release_freed_memory() -> None:
+    """Give the memory a finished bulk load freed back to the system. glibc keeps it in the
+    arenas of the loader's threads otherwise, and a long load's peak crept up with it (a million
+    records: 539 MB without, see the README's performance section)."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def _resident_bytes() -> int | None:
