@@ -457,9 +457,9 @@ _CONTAINERS = (dict, list)
 
 
 def streaming_order(value: Any, depth: int = 0) -> Any:
-    """``value`` with ``@context`` and ``@type`` first in every object, as pyoxigraph's
-    streaming JSON-LD parser requires; key order means nothing in JSON-LD. Objects already
-    in that order are kept as they are (the input is never changed).
+    """A copy of ``value`` with ``@context`` and ``@type`` first in every object, as pyoxigraph's
+    streaming JSON-LD parser requires (the other keys keep their order; key order means
+    nothing in JSON-LD). The input is never changed.
 
     Raises :class:`JsonLdError` for a value nested deeper than :data:`MAX_DEPTH`.
 

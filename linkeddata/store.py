@@ -27,6 +27,7 @@ and reported, never half-loaded.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import gzip
 import json
@@ -75,9 +76,9 @@ MIN_BULK_TEXT_BYTES = 1024 * 1024
 #: The resident memory (MB) a large load aims to stay within: each bulk load gets the text
 #: that fits in what is left, so loads shrink as the store's own memory grows with its size.
 LOAD_MEMORY_MB = 430
-#: Resident bytes pyoxigraph's bulk loader takes per byte of JSON-LD text it loads (measured
-#: with pyoxigraph 0.5 on KBV records, two loads in flight: about 42 for the pair; their
-#: quads, their encodings and sorted keys, the memory the allocator keeps between loads).
+#: Resident bytes pyoxigraph's bulk loader takes per byte of JSON-LD text it loads: its quads,
+#: their encodings and sorted keys (measured with pyoxigraph 0.5 on KBV records, two loads in
+#: flight: about 42 for the pair; this leaves a margin).
 LOADER_BYTES_PER_TEXT_BYTE = 28
 #: Resident bytes the process grows by per byte of the store's table files as a load goes on
 #: (RocksDB keeps their index blocks in memory; with them, what the allocator keeps of
@@ -348,7 +349,7 @@ class RecordLoader:
         if not check_only:
             self.publish_snapshot(force=True)
         if not counted:
-            total.triples = self._quads()
+            total.triples = self.count_triples()
         total.seconds = _covered(busy)  # batches overlap, so their seconds add up to more
         return total
 
@@ -401,10 +402,9 @@ class RecordLoader:
                 while batch is not None and batch.context is not None:
                     segment = self._start_segment(batch, take, _bulk_text_limit(base, self._table_bytes()), count)
                     segment.fed.wait()
-                    if loading is not None:
-                        previous, loading = loading, segment
+                    previous, loading = loading, segment  # the new load is the one in flight now
+                    if previous is not None:
                         self._end_segment(previous, strict, finish)
-                    loading = segment
                     error = segment.error()
                     if error is not None and not isinstance(error, JsonLdError):
                         break  # the records could not be read: this load ends with that error
@@ -703,8 +703,8 @@ class RecordLoader:
     def _is_empty(self) -> bool:
         return False
 
-    def _quads(self) -> int:
-        """Quads in the store."""
+    def count_triples(self, graph: str | None = None) -> int:
+        """Number of quads, in one graph or in all."""
         raise NotImplementedError
 
     def _bulk_load(self, path: Path | Any, fmt: ox.RdfFormat) -> int | None:
@@ -880,9 +880,6 @@ class LocalStore(RecordLoader):
     def _is_empty(self) -> bool:
         return next(self.inner.quads_for_pattern(None, None, None), None) is None  # len() reads every quad
 
-    def _quads(self) -> int:
-        return len(self.inner)
-
     def _has_bulk_json(self) -> bool:
         return True
 
@@ -963,8 +960,11 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
+@functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim`` (``None`` elsewhere)."""
+    """glibc's ``malloc_trim`` (``None`` elsewhere); looked up at the first load, not at import."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         import ctypes
 
@@ -974,15 +974,13 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
-_TRIM = _malloc_trim() if sys.platform.startswith("linux") else None
-
-
 def _release_freed_memory() -> None:
     """Give the memory a finished bulk load freed back to the system. glibc keeps it in the
     arenas of the loader's threads otherwise, and a long load's peak crept up with it (a million
     records: 539 MB without, see the README's performance section)."""
-    if _TRIM is not None:
-        _TRIM(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _resident_bytes() -> int | None:
@@ -1001,7 +999,7 @@ def _bulk_text_limit(base: int | None, table_bytes: int) -> int:
     :data:`BULK_TEXT_BYTES`. (The memory resident now says little: the allocator keeps
     what the last loads freed, and the next load reuses it.)
 
-    >>> _bulk_text_limit(100 << 20, 0) == (LOAD_MEMORY_MB - 100 << 20) // (2 * LOADER_BYTES_PER_TEXT_BYTE)
+    >>> _bulk_text_limit(100 << 20, 0) == ((LOAD_MEMORY_MB - 100) << 20) // (2 * LOADER_BYTES_PER_TEXT_BYTE)
     True
     """
     if base is None:
