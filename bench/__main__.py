@@ -577,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     if not sizes:
         parser.error("--sizes needs at least one size")
     names = [s for s in args.scenarios.split(",") if s and not s.startswith("prepare")]
-    names = [n for s in names for n in (list(sync_bench.SCENARIOS) if s == "sync" else [s])]
+    names = [n for s in names for n in (sync_bench.MEASURED if s == "sync" else [s])]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_SCENARIOS)}, sync")
@@ -631,9 +631,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_memory and "sync-download" in names and sizes:
             small = sizes[0]
             base = results["sizes"][small].get("sync-download") or {}
-            big = run_child("sync-download", small * 10, workdir, args.timeout)
+            print(f"[bench] size {small * 10}: sync-download-memory …", file=sys.stderr, flush=True)
+            big = run_child("sync-download-memory", small * 10, workdir, args.timeout * 4)
             results.setdefault("memory", {})["sync-download"] = {"x1": base, "x10": big}
-            sync_bench.summarise(small * 10, {"sync-download": big}, rows, _row)
             sync_bench.memory_rows(small, base, big, rows, _row)
     results["table"] = rows
     print_table(rows)

@@ -8,6 +8,8 @@ peak RSS (``VmHWM``): the emulator's memory never mixes into the client's.
 * ``sync-download``  first sync of ``--all`` by the gzipped download into an on-disk store,
   then pyoxigraph ``bulk_load`` of the same quads as N-Quads (the reference), best of two
   each; requests per 1000 records, throughput ratio, peak RSS
+* ``sync-download-memory``  the same at ten times the size, once, for the 10x-records memory
+  row (run after ``sync-download`` unless ``--no-memory``)
 * ``sync-pages``     the same selection page by page, then the biggest library's
   ``itemAndInstance:<sigel>`` (requests per 100 records; dump pages counted apart)
 * ``build-find``     ``linkeddata build`` of every instance by ``/find`` (split by publication year
@@ -138,6 +140,21 @@ def scenario_sync_download(size: int, workdir: Path) -> dict[str, Any]:
     return {"records": stats["graphs"], "triples": stats["triples"], "seconds": run["seconds"],
             "client_peak_mb": max(r["peak_mb"] for r in runs), "requests": requests_made, "bulk": bulk,
             "output": run["output"]}
+
+
+def scenario_sync_download_memory(size: int, workdir: Path) -> dict[str, Any]:
+    """The download sync once, for its peak memory only (the 10x-records run: no reference)."""
+    with _prepared(size) as emu, tempfile.TemporaryDirectory(dir=workdir, ignore_cleanup_errors=True) as tmp:
+        import requests
+
+        requests.get(emu.url("emm") + "/full?selection=all&download=x", timeout=3600).close()
+        store = Path(tmp) / "kg"
+        start = len(emu.request_log)
+        run = _cli(emu, _sync_args(store))
+        requests_made = _count(emu, start)
+        stats = _store_stats(store)
+    return {"records": stats["graphs"], "triples": stats["triples"], "seconds": run["seconds"],
+            "client_peak_mb": run["peak_mb"], "requests": requests_made, "output": run["output"]}
 
 
 def _dump_pages(emu: Any, start: int) -> int:
@@ -301,11 +318,17 @@ def scenario_sync_kill(size: int, workdir: Path) -> dict[str, Any]:
 
 SCENARIOS = {
     "sync-download": scenario_sync_download,
+    "sync-download-memory": scenario_sync_download_memory,
     "sync-pages": scenario_sync_pages,
     "build-find": scenario_build_find,
     "sync-follow": scenario_sync_follow,
     "sync-kill": scenario_sync_kill,
 }
+
+#: The memory target compares a sync of this many records (or more) with one of ten times as many.
+MEMORY_BASE_RECORDS = 100_000
+#: What ``--scenarios sync`` runs (``sync-download-memory`` is the 10x-records run of ``sync-download``).
+MEASURED = [name for name in SCENARIOS if name != "sync-download-memory"]
 
 TARGETS = {
     "sync download requests per 1000 records": 1.0,
@@ -374,8 +397,20 @@ def summarise(size: int, res: dict[str, dict[str, Any]], rows: list[dict[str, An
 
 
 def memory_rows(small: int, base: dict[str, Any], big: dict[str, Any], rows: list[dict[str, Any]], row: Any) -> None:
+    """The 10x-records row: the peak of the download sync of ``small`` (the measured run) against
+    the one of ten times its size (``sync-download-memory``), both the client's own."""
     if "client_peak_mb" in base and "client_peak_mb" in big:
         growth = big["client_peak_mb"] / base["client_peak_mb"]
-        row(rows, small * 10, "memory 10x records (sync-download)", f"{growth:.2f}x RSS", "<= 1.3x",
-            growth <= TARGETS["sync memory 10x records"],
-            note=f"{base['client_peak_mb']:.0f} MB -> {big['client_peak_mb']:.0f} MB")
+        # the target is the issue's: a sync of 100,000 records, then ten times that. A smaller sync
+        # is a load or two and stays below the memory loads are sized for, so its ratio says less.
+        judged = base["records"] >= MEMORY_BASE_RECORDS
+        row(rows, small * 10, "memory 10x records (sync-download)", f"{growth:.2f}x RSS",
+            "<= 1.3x" if judged else f"(from {MEMORY_BASE_RECORDS:,})",
+            growth <= TARGETS["sync memory 10x records"] if judged else None,
+            note=f"{base['client_peak_mb']:.0f} MB ({base['records']:,} records) -> {big['client_peak_mb']:.0f} MB "
+            f"({big['records']:,} records, {big['triples'] / big['seconds']:,.0f} triples/s, "
+            f"{sum(big['requests'].values())} requests)")
+        row(rows, small * 10, "sync peak RSS MB (client)", f"{big['client_peak_mb']:.0f}", "< 500",
+            big["client_peak_mb"] < TARGETS["sync peak RSS MB"])
+    elif "error" in big:
+        row(rows, small * 10, "sync-download-memory FAILED", big["error"])

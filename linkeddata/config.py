@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -130,11 +130,26 @@ def to_request_url(iri: str, env: Mapping[str, str] | None = None, overrides: Ma
 
 def to_canonical_iri(url: str, env: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None) -> str:
     """Inverse of :func:`to_request_url`: map a configured-base URL back to its canonical IRI."""
-    for service in _DATA_SERVICES:
-        base = service_url(service, (overrides or {}).get(service), env)
-        if base != SERVICES[service] and (url == base or url.startswith(base + "/")):
-            return SERVICES[service] + url[len(base):]
-    return url
+    return canonical_mapper(env, overrides)(url)
+
+
+def canonical_mapper(env: Mapping[str, str] | None = None,
+                     overrides: Mapping[str, str] | None = None) -> Callable[[str], str]:
+    """:func:`to_canonical_iri` with the configured bases looked up once, for many IRIs.
+
+    >>> canonical_mapper(env={"LINKEDDATA_LIBRIS_URL": "http://127.0.0.1:8080"})("http://127.0.0.1:8080/x")
+    'https://libris.kb.se/x'
+    """
+    moved = [(base, SERVICES[service]) for service in _DATA_SERVICES
+             for base in [service_url(service, (overrides or {}).get(service), env)] if base != SERVICES[service]]
+
+    def canonical(url: str) -> str:
+        for base, canonical_base in moved:
+            if url == base or url.startswith(base + "/"):
+                return canonical_base + url[len(base):]
+        return url
+
+    return canonical
 
 
 def default_store_path(env: Mapping[str, str] | None = None) -> Path:

@@ -39,7 +39,7 @@ from urllib.parse import quote, unquote, urljoin
 
 import requests
 
-from ..config import library_iri, service_url, to_canonical_iri
+from ..config import canonical_mapper, library_iri, service_url
 from ..errors import BadResponseError, HTTPError, InvalidInputError, LinkedDataError, RepeatedPageError, ServiceUnavailableError
 from ..http import Pager, SessionOwner, download, request
 from ..records import Record
@@ -292,6 +292,7 @@ class DumpReader:
         self.instances: set[str] = set()
         self.skipped: list[tuple[str, str]] = []
         self._kbv = kbv_context()
+        self._canonical = canonical_mapper()
 
     def records(self, item: Any) -> list[Record]:
         """The records of one dump item (none for the context item or an unusable item)."""
@@ -339,7 +340,7 @@ class DumpReader:
         graph = item["@graph"]
         if not isinstance(graph, list) or len(graph) < 2 or not all(isinstance(n, dict) for n in graph):
             raise InvalidInputError("dump item has no @graph of [Record, main entity, …]")
-        record_iri = to_canonical_iri(str(graph[0]["@id"]))
+        record_iri = self._canonical(str(graph[0]["@id"]))
         entity = graph[1]
         out: list[Record] = []
         if self.library is not None:
@@ -351,7 +352,7 @@ class DumpReader:
                 meta = dict(instance["meta"])
                 body = {k: v for k, v in instance.items() if k != "meta"}
                 meta.setdefault("mainEntity", {"@id": body["@id"]})
-                instance_iri = to_canonical_iri(str(meta["@id"]))
+                instance_iri = self._canonical(str(meta["@id"]))
                 if instance_iri not in self.instances:
                     self.instances.add(instance_iri)
                     out.append(self._record(instance_iri, [meta, body], kbv, context))
