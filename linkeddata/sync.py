@@ -105,6 +105,9 @@ class SyncSummary:
     records: int = 0
     deleted: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: Dump items that had left the selection by the time their page was read (a holding moved
+    #: to another library after the dump's id list was taken): not loaded, not an error.
+    left_selection: int = 0
     organisations: int = 0
     #: Change-feed activities read (the newest per entity), whether or not they concerned the selection.
     changes: int = 0
@@ -130,7 +133,8 @@ class SyncSummary:
             cost = f" for {self.changes} change" + ("" if self.changes == 1 else "s")
         else:
             cost = ""
-        lines = [f"Synced {how}: {self.records} records loaded, {self.deleted} deleted, {len(self.skipped)} skipped, "
+        left = f", {self.left_selection} left the selection since the dump was listed" if self.left_selection else ""
+        lines = [f"Synced {how}: {self.records} records loaded, {self.deleted} deleted, {len(self.skipped)} skipped{left}, "
                  f"{self.organisations} organisations" + (" (resumed)" if self.resumed else "") + ".",
                  f"{self.total_requests} requests ({counts}){cost}, in {self.seconds:.1f} s."]
         for selection, position in self.positions.items():
@@ -213,11 +217,18 @@ class _Run:
         checkpoint.save()
 
     def skip(self, checkpoint: Checkpoint, skipped: list[tuple[str, str]]) -> None:
+        """Count ``skipped`` in the summary (which names each once) and empty it."""
         for ident, reason in skipped:
-            log.warning("skipped %s: %s", ident, reason)
+            log.info("skipped %s: %s", ident, reason)
         self.summary.skipped.extend(skipped)
         checkpoint.skipped += len(skipped)
         skipped.clear()
+
+    def drain(self, checkpoint: Checkpoint, reader: DumpReader) -> None:
+        """Take over what ``reader`` skipped and how many of its items left the selection."""
+        self.skip(checkpoint, reader.skipped)
+        self.summary.left_selection += len(reader.left)
+        reader.left.clear()
 
     # -- the dump
 
@@ -314,7 +325,7 @@ class _Run:
         def units() -> Iterator[tuple[list[Record], dict[str, Any]]]:
             for number, item in iter_download(path, int(state.get("line", 0))):
                 records = self._note_types(reader.records(item), state)
-                self.skip(checkpoint, reader.skipped)
+                self.drain(checkpoint, reader)
                 yield records, {"line": number + 1}
 
         self.load_stream(checkpoint, units())
@@ -335,7 +346,7 @@ class _Run:
         def units() -> Iterator[tuple[list[Record], dict[str, Any]]]:
             for page_offset, page in client.iter_pages(state["start_time"], offset, first if not offset else None):
                 records = [r for item in page.items for r in self._note_types(reader.records(item), state)]
-                self.skip(checkpoint, reader.skipped)
+                self.drain(checkpoint, reader)
                 following = page_offset + max(len(page.items), 1) if page.next is None else _offset_of(page.next)
                 yield records, {"offset": following}
 

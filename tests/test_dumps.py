@@ -93,6 +93,17 @@ def test_items_of_another_library_or_an_unknown_context_are_skipped_and_named():
     assert reader.records(other) == [] and "not a holding of" in reader.skipped[1][1]
 
 
+def test_a_holding_now_held_by_another_library_left_the_selection_and_is_not_skipped():
+    reader = DumpReader("itemAndInstance:S")
+    moved = {"@id": "https://libris.kb.se/h2", "@graph": [
+        {"@id": "https://libris.kb.se/h2"},
+        {"@id": "https://libris.kb.se/h2#it", "@type": "Item", "heldBy": {"@id": "https://libris.kb.se/library/Umu"},
+         "itemOf": {"@id": "https://libris.kb.se/i1#it"}}]}
+    assert reader.records(moved) == [] and reader.left == ["https://libris.kb.se/h2"] and not reader.skipped
+    moved["@graph"][1]["heldBy"] = {"@id": "https://example.org/not-a-library"}  # not a Libris library: bad
+    assert reader.records(moved) == [] and reader.left == ["https://libris.kb.se/h2"] and len(reader.skipped) == 1
+
+
 def test_download_while_generating_holds_only_the_ids_written_so_far(emu):
     emu.options["emm_dump_generating"] = 5
     body = requests.get(emu.url("emm") + "/full?selection=all&download=x", timeout=10).content

@@ -11,6 +11,7 @@ from linkeddata.cli import cli
 from linkeddata.emulator import Emulator
 from linkeddata.errors import InvalidInputError
 from linkeddata.http import make_session
+from linkeddata.libris.dumps import DumpClient
 from linkeddata.query import results_to_records, run_query
 from linkeddata.stores import open_store
 from linkeddata.sync import selections_for, sync
@@ -65,6 +66,42 @@ def test_cli_first_run_loads_the_dump_and_the_join_matches_the_emulator(emu, tmp
         assert _held(st, "Umu") == len(emu.corpus.held_by("Umu"))
         names = {r["library"].rsplit("/", 1)[-1]: r["name"] for r in results_to_records(run_query(st, "holdings-by-library"))}
         assert names["Umu"]  # the organisation was loaded in the same run
+
+
+@pytest.mark.parametrize("how", [[], ["--pages"]])
+def test_a_holding_moved_after_the_dump_was_listed_left_the_selection_once(emu, tmp_path, how):
+    """The dump's data is read when a page is served (services doc §5.3): a holding of Umu that
+    S holds by then has left the selection: not loaded, not skipped, counted once, exit 0; a
+    bad item in the same dump is still skipped, named once, exit 2."""
+    import copy
+    import logging
+
+    from linkeddata.config import LIBRARY_BASE
+
+    with emu.environment():
+        DumpClient("itemAndInstance:Umu", session=_session()).page(0)  # the id list is taken now
+    moved, broken = emu.corpus.held_by("Umu")[:2]
+    doc = copy.deepcopy(emu.corpus.records[moved])
+    doc["@graph"][1]["heldBy"] = {"@id": LIBRARY_BASE + "S"}
+    emu.corpus.replace(moved, doc)
+    store = tmp_path / "kg"
+    with emu.environment():
+        result = CliRunner().invoke(cli, ["sync", "--library", "Umu", "--store", str(store), "--quiet", *how])
+    assert result.exit_code == 0, result.output
+    assert moved not in result.output and "0 skipped, 1 left the selection" in result.output
+    with open_store(store) as st:
+        assert moved not in st.graphs() and _held(st, "Umu") == len(emu.corpus.held_by("Umu"))
+    emu.options["emm_dump_regenerate"] = True
+    with emu.environment():
+        DumpClient("itemAndInstance:Umu", session=_session()).page(0)
+    doc = copy.deepcopy(emu.corpus.records[broken])
+    del doc["@graph"][1]["heldBy"]  # listed, then served without a library: a bad item
+    emu.corpus.replace(broken, doc)
+    logging.getLogger("linkeddata").setLevel(logging.WARNING)
+    with emu.environment():
+        result = CliRunner().invoke(cli, ["sync", "--library", "Umu", "--store", str(tmp_path / "again"), *how])
+    assert result.exit_code == 2 and result.output.count(broken) == 1, result.output
+    assert "1 skipped" in result.output and "left the selection" not in result.output  # moved is not listed now
 
 
 def test_second_run_applies_exactly_the_changes(emu, tmp_path):

@@ -39,7 +39,7 @@ from urllib.parse import quote, unquote, urljoin
 
 import requests
 
-from ..config import canonical_mapper, library_iri, service_url
+from ..config import LIBRARY_BASE, canonical_mapper, library_iri, service_url
 from ..errors import BadResponseError, HTTPError, InvalidInputError, LinkedDataError, RepeatedPageError, ServiceUnavailableError
 from ..http import Pager, SessionOwner, download, request
 from ..records import Record
@@ -60,6 +60,10 @@ class DumpRegenerated(LinkedDataError):
         super().__init__(message)
         self.old = old
         self.new = new
+
+
+class LeftSelection(LinkedDataError):
+    """A dump item that no longer belongs to the selection (e.g. a holding moved to another library)."""
 
 
 def check_selection(selection: str) -> str:
@@ -279,7 +283,9 @@ class DumpReader:
     is the KBV context is dropped (the store supplies KBV). For ``itemAndInstance``
     selections each item gives two records: the holding (``itemOf`` back to a link) and its
     Instance (the embedded entity under its ``meta`` record), the latter once per run.
-    ``skipped`` lists ``(id, reason)`` of items that cannot be used.
+    ``skipped`` lists ``(id, reason)`` of items that cannot be used; ``left`` the ids of holdings
+    that another library holds by the time their page was served (a dump's data is read at
+    fetch time, §5.3: they left the selection after its id list was taken, and are not loaded).
     """
 
     def __init__(self, selection: str):
@@ -291,6 +297,7 @@ class DumpReader:
         self.contexts: dict[str, Any] = {}
         self.instances: set[str] = set()
         self.skipped: list[tuple[str, str]] = []
+        self.left: list[str] = []
         self._kbv = kbv_context()
         self._canonical = canonical_mapper()
 
@@ -307,12 +314,16 @@ class DumpReader:
             return []
         try:
             return self._records(item, ident)
+        except LeftSelection as exc:
+            self.left.append(ident)
+            log.info("%s: %s", ident, exc)
+            return []
         except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
             reason = f"unusable dump item ({type(exc).__name__}: {exc})"
         except InvalidInputError as exc:
             reason = str(exc)
         self.skipped.append((ident, reason))
-        log.warning("skipping dump item %s: %s", ident, reason)
+        log.debug("skipping dump item %s: %s", ident, reason)
         return []
 
     def _context(self, item: dict[str, Any]) -> tuple[bool, Any]:
@@ -345,6 +356,9 @@ class DumpReader:
         out: list[Record] = []
         if self.library is not None:
             held = entity.get("heldBy")
+            if entity.get("@type") == "Item" and isinstance(held, dict) and isinstance(held.get("@id"), str) \
+                    and held["@id"] != self.library and held["@id"].startswith(LIBRARY_BASE):
+                raise LeftSelection(f"now held by {held['@id']}, no longer a holding of {self.library}; not loaded")
             if entity.get("@type") != "Item" or not isinstance(held, dict) or held.get("@id") != self.library:
                 raise InvalidInputError(f"dump item is not a holding of {self.library} (asked for {self.selection})")
             instance = entity.get("itemOf")
