@@ -80,6 +80,19 @@ class InvalidInputError(LinkedDataError):
     """User input is malformed: an id, an ISIL, a parameter, a file."""
 
 
+def at_least_one(**counts: int) -> None:
+    """Raise :class:`InvalidInputError` naming the first count (batch size, concurrency…) below 1.
+
+    >>> at_least_one(batch_size=500, concurrency=0)
+    Traceback (most recent call last):
+    ...
+    linkeddata.errors.InvalidInputError: concurrency must be at least 1, got 0
+    """
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"{name.replace('_', ' ')} must be at least 1, got {value!r}")
+
+
 class InvalidISILError(InvalidInputError):
     """An ISIL breaks the ISO 15511 rules."""
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from .checkpoints import Checkpoint, check_interrupt, open_checkpoint
-from .errors import ParseError
+from .errors import ParseError, at_least_one
 from .http import make_session
 from .libris.changes import ChangeFeed, Position
 from .libris.find import FindQuery, iter_find
@@ -196,6 +196,7 @@ def harvest_find(store: StoreLike, params: FindQuery | Mapping[str, Any] | Itera
     could not be loaded are kept in the checkpoint's skip list; ``retry_skipped`` fetches
     them again first.
     """
+    at_least_one(batch_size=batch_size, concurrency=concurrency)
     started = time.monotonic()
     pairs = params.params() if isinstance(params, FindQuery) else (
         list(params.items()) if isinstance(params, Mapping) else list(params))
@@ -243,6 +244,7 @@ def harvest_oai(store: StoreLike, *, set: str | None = None, from_: str | None =
     :func:`linkeddata.harvest_files.harvest_oai_files`.
     """
     check_prefix(metadata_prefix, STORE_PREFIXES)
+    at_least_one(batch_size=batch_size)
     check_datestamp(from_, "from")
     check_datestamp(until, "until")
     started = time.monotonic()
@@ -302,6 +304,7 @@ def harvest_changes(store: StoreLike, *, since: Position | Mapping[str, str] | s
     Continues from the position saved by the previous run; ``since``, when given, is used
     instead of it. Without either, walks the whole feed history.
     """
+    at_least_one(batch_size=batch_size, concurrency=concurrency)
     started = time.monotonic()
     store, checkpoint, summary = _start("changes", store, {"feed": "emm"}, resume)
     position = since if since is not None else checkpoint.state.get("position")

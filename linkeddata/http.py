@@ -762,6 +762,10 @@ def make_session(
     """
     if purpose not in PURPOSES:
         raise ConfigError(f"unknown session purpose {purpose!r}; one of {', '.join(PURPOSES)}")
+    if rate_limit is not None and not rate_limit > 0:
+        raise ConfigError(f"rate limit must be a positive number of requests per second (None: no limit), got {rate_limit}")
+    if retries < 0:
+        raise ConfigError(f"retries must be 0 or more, got {retries}")
     kind, cached_by_default = PURPOSES[purpose]
     if cache is None:
         cache = cached_by_default

@@ -43,7 +43,8 @@ import requests
 
 from .checkpoints import Checkpoint, check_interrupt, open_checkpoint
 from .config import LIBRARY_BASE, library_iri, service_url
-from .errors import GoneError, HTTPError, InvalidInputError, LinkedDataError, NotFoundError, ServiceUnavailableError
+from .errors import (GoneError, HTTPError, InvalidInputError, LinkedDataError, NotFoundError, ServiceUnavailableError,
+                     at_least_one)
 from .libris.changes import Activity, ChangeFeed, parse_time
 from .libris.dumps import DumpClient, DumpPage, DumpReader, DumpRegenerated, check_selection, iter_download, library_selection
 from .libris.find import fetch_many
@@ -86,6 +87,11 @@ class RequestCounter:
         self.counts: dict[str, int] = {}
 
     def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        # requests-cache runs the response hooks once more on what it returns: a response it
+        # served (a hit, or the body a 304 revalidated) made no request or was counted as it came
+        if getattr(response, "from_cache", False) or getattr(response, "_linkeddata_counted", False):
+            return response
+        response._linkeddata_counted = True  # type: ignore[attr-defined]
         url = response.request.url or response.url if response.request is not None else response.url
         name = next((n for b, n in self.bases if url.startswith(b)), "other")
         self.counts[name] = self.counts.get(name, 0) + 1
@@ -701,8 +707,7 @@ def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, 
     chosen = [check_selection(s) for s in selections]
     if not chosen:
         raise InvalidInputError("nothing to sync: name at least one selection")
-    if batch_size < 1:
-        raise InvalidInputError(f"batch size must be at least 1, got {batch_size}")
+    at_least_one(batch_size=batch_size, concurrency=concurrency)
     st = open_store(store)
     session = session or make_session(purpose="harvest")
     urls = {"emm": emm_url, "libris": libris_url, "oaipmh": oaipmh_url}

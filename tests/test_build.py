@@ -185,3 +185,14 @@ def test_emulator_find_indexes_answer_as_the_full_scan():
             assert got == scan.search(filters), filters
             assert got or filters[0][0] == "q", filters  # the cases do find something
         emu.corpus.churn(60, seed=round_)
+
+
+def test_request_counts_with_the_http_cache_are_the_requests_made(emu_env, tmp_path):
+    from linkeddata.http import make_session
+
+    cached = make_session(cache=tmp_path / "http-cache", rate_limit=None)
+    for attempt in range(2):  # the second build revalidates what the first one cached
+        before = len(emu_env.request_log)
+        result = run_build(None, tmp_path / f"kg{attempt}", session=cached)
+        made = len(emu_env.request_log) - before
+        assert result.total_requests == made > 0, (attempt, result.requests)

@@ -24,8 +24,9 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--strict", is_flag=True, help="Fail on the first unusable record instead of skipping it.")(func)
     func = click.option("--retry-skipped", is_flag=True,
                         help="First fetch the records an earlier run skipped (the checkpoint's skip list) again.")(func)
-    func = click.option("--batch-size", default=500, show_default=True, help="Records per transaction.")(func)
-    func = click.option("--rate-limit", type=float, default=10.0, show_default=True,
+    func = click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
+                        help="Records per transaction.")(func)
+    func = click.option("--rate-limit", type=click.FloatRange(min=0), default=10.0, show_default=True,
                         help="Requests per second per host (0: no limit).")(func)
     return quiet_option(func)
 
@@ -61,13 +62,15 @@ def harvest() -> None:
 @click.argument("query", default="*")
 @click.option("--filter", "filters", multiple=True, metavar="FIELD=VALUE",
               help="A /find filter, prefixes allowed (not-, or-, and-, exists-, min-, max-, matches-...); repeatable.")
-@click.option("--max", "max_items", type=int, help="Stop after this many hits.")
+@click.option("--max", "max_items", type=click.IntRange(min=1), help="Stop after this many hits.")
 @click.option("--full", is_flag=True, help="Fetch each hit's full record (not the search card).")
 @click.option("--embellished/--no-embellished", default=False, show_default=True,
               help="With --full: fetch records embellished (linked data inlined).")
 @click.option("--profile", help="With --full: fetch records in a profile (sdo, bibo, loc or an IRI).")
-@click.option("--concurrency", default=4, show_default=True, help="Parallel record fetches with --full.")
-@click.option("--page-size", default=200, show_default=True, help="Hits per /find page (at most 4000).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Parallel record fetches with --full.")
+@click.option("--page-size", type=click.IntRange(min=1, max=4000), default=200, show_default=True,
+              help="Hits per /find page (at most 4000).")
 @_common
 def find_cmd(query: str, filters: tuple[str, ...], max_items: int | None, full: bool, embellished: bool,
              profile: str | None, concurrency: int, page_size: int, store: Path, resume: bool, strict: bool,
@@ -130,7 +133,8 @@ def oai_cmd(set_spec: str | None, from_: str | None, until: str | None, prefix: 
 
 @harvest.command("changes")
 @click.option("--since", help="Start after this time (ISO) instead of the saved position.")
-@click.option("--concurrency", default=4, show_default=True, help="Parallel record fetches.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Parallel record fetches.")
 @_common
 def changes_cmd(since: str | None, concurrency: int, store: Path, resume: bool, strict: bool, batch_size: int,
                 rate_limit: float, quiet: bool, retry_skipped: bool) -> None:

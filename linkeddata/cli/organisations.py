@@ -52,8 +52,9 @@ def isil() -> None:
 
 @isil.command("search")
 @click.argument("query")
-@click.option("--max", "max_items", type=int, default=None, help="Stop after N organisations.")
-@click.option("--size", default=100, show_default=True, help="Page size (clamped to the agency limit).")
+@click.option("--max", "max_items", type=click.IntRange(min=1), default=None, help="Stop after N organisations.")
+@click.option("--size", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Page size (clamped to the agency limit).")
 @store_option()
 @_FORMAT
 def isil_search(query: str, max_items: int | None, size: int, store: Path | None, fmt: str) -> None:

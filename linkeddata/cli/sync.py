@@ -25,9 +25,11 @@ def register(group: click.Group) -> None:
               help="Also load the organisation of every holding library.")
 @click.option("--resume/--restart", default=True, show_default=True,
               help="Continue from the saved state, or forget it and load the dump again.")
-@click.option("--batch-size", default=1000, show_default=True, help="Records per transaction.")
-@click.option("--concurrency", default=4, show_default=True, help="Parallel record fetches when following changes.")
-@click.option("--rate-limit", type=float, default=10.0, show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Records per transaction.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Parallel record fetches when following changes.")
+@click.option("--rate-limit", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Requests per second per host (0: no limit).")
 @store_option(required=True)
 @quiet_option
