@@ -2,7 +2,8 @@
 
 Every service has a canonical base (the one that appears in data) and a configured
 base (where requests go). The configured base comes from an explicit argument,
-else the ``LINKEDDATA_<SERVICE>_URL`` environment variable, else, for the services
+else the ``LINKEDDATA_<SERVICE>_URL`` environment variable (set but empty is an error,
+not the default), else, for the services
 on the Libris host (OAI-PMH, the EMM change feed), the configured Libris base plus
 their path, else the canonical one. ``linkeddata config`` prints them all.
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from urllib.parse import quote
 
 from .errors import ConfigError
@@ -97,9 +97,9 @@ def service_source(service: str, override: str | None = None,
     name = env_name(service)
     if override:
         url, source = override, "option"
-    elif env.get(name):
+    elif _env_value(env, name) is not None:
         url, source = env[name], f"env {name}"
-    elif service in DERIVED and env.get(env_name("libris")):
+    elif service in DERIVED and _env_value(env, env_name("libris")) is not None:
         libris = service_url("libris", None, env)
         url, source = libris + DERIVED[service], f"derived from {env_name('libris')}"
     else:
@@ -108,6 +108,14 @@ def service_source(service: str, override: str | None = None,
         what = "the option" if source == "option" else name
         raise ConfigError(f"{what} must be an http(s) URL for {service}, got {url!r}")
     return url.rstrip("/"), source
+
+
+def _env_value(env: Mapping[str, str], name: str) -> str | None:
+    """The variable's value, ``None`` when unset; set but empty (or blank) is an error, not the default."""
+    value = env.get(name)
+    if value is not None and not value.strip():
+        raise ConfigError(f"{name} is set but empty: unset it or give an http(s) URL")
+    return value
 
 
 def effective_config(env: Mapping[str, str] | None = None) -> list[dict[str, str]]:
@@ -152,7 +160,7 @@ def canonical_mapper(env: Mapping[str, str] | None = None,
     return canonical
 
 
-def default_store_path(env: Mapping[str, str] | None = None) -> Path:
-    """``LINKEDDATA_STORE`` or ``./linkeddata-store``."""
+def default_store(env: Mapping[str, str] | None = None) -> str:
+    """``LINKEDDATA_STORE`` (a folder or a server URL) or ``linkeddata-store``, as given."""
     env = os.environ if env is None else env
-    return Path(env.get("LINKEDDATA_STORE") or DEFAULT_STORE)
+    return env.get("LINKEDDATA_STORE") or DEFAULT_STORE

@@ -86,3 +86,26 @@ def test_any_os_error_is_one_line_and_exit_1():
 
     result = CliRunner().invoke(group, ["denied"])
     assert result.exit_code == 1 and result.output == "Error: /etc/shadow: Permission denied\n"
+
+
+def test_store_arguments_that_cannot_be_a_store_are_one_line_before_anything_is_made(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINKEDDATA_BIBDB_URL", "http://127.0.0.1:9")  # were a request made, it goes nowhere
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "r.jsonld").write_text("{}")
+    expected = {
+        ("load", "r.jsonld", "--store", "ftp://x"):
+            "Error: store 'ftp://x': ftp:// is not supported; "
+            "expected a directory path or an http(s):// SPARQL endpoint URL\n",
+        ("load", "r.jsonld", "--store", "./afile/sub"): "Error: store afile/sub: its parent afile is not a directory\n",
+        ("query", "instances", "--store", "afile/sub"): "Error: store afile/sub: its parent afile is not a directory\n",
+        ("libraries", "S", "--store", "afile/sub"): "Error: store afile/sub: its parent afile is not a directory\n",
+    }
+    for args, message in expected.items():
+        result = run(*args)
+        assert (result.exit_code, result.output) == (1, message), args
+        assert isinstance(result.exception, SystemExit)
+    monkeypatch.setenv("LINKEDDATA_STORE", "ftp://y")
+    result = run("load", "r.jsonld")
+    assert result.exit_code == 1 and result.output.startswith("Error: store 'ftp://y': ftp:// is not supported")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "r.jsonld"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import socket
+
 import pytest
 from click.testing import CliRunner
 
@@ -51,3 +54,39 @@ def test_cli_config_prints_every_service_with_its_source(monkeypatch):
     assert "derived from LINKEDDATA_LIBRIS_URL" in lines["oaipmh"] and LIBRIS + "/api/emm" in lines["emm"]
     assert "env LINKEDDATA_ID_URL" in lines["id"] and "default" in lines["bibdb"]
     assert "LINKEDDATA_MAX_BYTES_RECORD" in lines["record"]
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_a_variable_set_but_empty_is_an_error_not_the_default(value):
+    message = "LINKEDDATA_LIBRIS_URL is set but empty: unset it or give an http(s) URL"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        service_url("libris", env={"LINKEDDATA_LIBRIS_URL": value})
+    with pytest.raises(ConfigError, match=re.escape(message)):  # the derived services too
+        service_url("emm", env={"LINKEDDATA_LIBRIS_URL": value})
+    with pytest.raises(ConfigError, match="LINKEDDATA_BIBDB_URL is set but empty"):
+        effective_config({"LINKEDDATA_BIBDB_URL": value})
+    assert service_url("emm", env={"LINKEDDATA_LIBRIS_URL": value, "LINKEDDATA_EMM_URL": LIBRIS}) == LIBRIS
+    assert service_url("libris", "http://127.0.0.1:9", env={"LINKEDDATA_LIBRIS_URL": value}) == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize("args, name", [(["config"], "LINKEDDATA_EMM_URL"),
+                                        (["fetch", "k9dt4hbw6p1ncz8"], "LINKEDDATA_LIBRIS_URL"),
+                                        (["libraries", "S"], "LINKEDDATA_BIBDB_URL")])
+def test_every_command_reports_an_empty_variable_in_one_line(monkeypatch, tmp_path, args, name):
+    from linkeddata.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    for row in effective_config({}):  # nothing set but the empty one: no request could go anywhere real
+        monkeypatch.setenv(f"LINKEDDATA_{row['service'].upper()}_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv(name, "")
+    resolve = socket.getaddrinfo
+
+    def loopback_only(host: str, *rest):  # had the empty variable meant the real service: no lookup
+        if host not in ("127.0.0.1", "localhost"):
+            raise OSError(f"test refused a lookup of {host}")
+        return resolve(host, *rest)
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
+    result = CliRunner().invoke(cli, ["--no-cache", *args])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.output == f"Error: {name} is set but empty: unset it or give an http(s) URL\n"

@@ -112,3 +112,26 @@ def test_notebook_interop_takes_the_remote_path_by_capability(monkeypatch):
     dataset = to_rdflib(remote)
     assert len(dataset) == 1
     assert from_rdflib(dataset, remote) == 1 and [str(q.graph_name) for q in sent] == ["<http://example.org/g>"]
+
+
+@pytest.mark.parametrize("where", ["ftp://x", "file:///tmp/kg", "sparql+http://h/q"])
+def test_a_url_of_another_scheme_is_refused_not_made_a_folder(tmp_path, monkeypatch, where):
+    from linkeddata.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="expected a directory path or an http\\(s\\):// SPARQL endpoint URL"):
+        open_store(where)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_under_a_file_names_the_parent(tmp_path, monkeypatch):
+    from linkeddata.errors import ConfigError
+    from linkeddata.stores import store_location
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    for where in ("./afile/sub", tmp_path / "afile" / "sub" / "deeper"):
+        with pytest.raises(ConfigError, match="its parent .*afile is not a directory"):
+            open_store(where)
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]
+    assert str(store_location("kg/sub")) == "kg/sub" and store_location("HTTPS://h/q") == "HTTPS://h/q"

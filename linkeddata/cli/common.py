@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import click
 
-from ..config import default_store_path
+from ..config import default_store
 from ..errors import LinkedDataError
 from ..tables import format_table
 
@@ -202,9 +202,9 @@ class StoreParam(click.ParamType):  # type: ignore[type-arg]  # generic in click
     name = "store"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
-        if isinstance(value, Path) or not isinstance(value, str):
-            return value
-        return value if value.startswith(("http://", "https://")) else Path(value)
+        from ..stores import store_location
+
+        return store_location(value) if isinstance(value, str) else value
 
 
 def store_option(required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -212,7 +212,7 @@ def store_option(required: bool = False) -> Callable[[Callable[..., Any]], Calla
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         if required:
-            default: Any = lambda: str(default_store_path())  # noqa: E731
+            default: Any = default_store
         else:
             default = None
         return click.option(

@@ -15,8 +15,9 @@ def register(group: click.Group) -> None:
 def config_command() -> None:
     """Print where every service's requests go and why, and the HTTP limits in force.
 
-    A base comes from an option, its LINKEDDATA_<SERVICE>_URL variable, the Libris base
-    (OAI-PMH and the change feed live on the Libris host), or the default.
+    A base comes from its LINKEDDATA_<SERVICE>_URL variable, the Libris base (OAI-PMH and
+    the change feed live on the Libris host), or the default; a command's own option
+    (--libris-url, --oai-url) wins over them for that command.
 
     \b
     Examples:
