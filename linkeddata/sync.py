@@ -564,7 +564,8 @@ def subclasses(name: str, vocab: dict[str, Any]) -> list[str]:
 
 def _oai_types(run: _Run, checkpoint: Checkpoint) -> None:
     """A ``type:<Class>`` fallback keeps the class and its subclasses, as the dump would: they come
-    from the vocabulary (id.kb.se ``/vocab/``, read once); without it only the class itself."""
+    from the vocabulary (id.kb.se ``/vocab/``, read once), which must name the class; without it
+    only the class itself."""
     from .profiles import load_vocab
 
     state = checkpoint.state
@@ -572,11 +573,16 @@ def _oai_types(run: _Run, checkpoint: Checkpoint) -> None:
     if state.get("subclasses_of") == name:
         return
     try:
-        found = subclasses(name, load_vocab(None, session=run.session))
+        vocab = load_vocab(None, session=run.session)
     except LinkedDataError as exc:
         found = [name]
         run.summary.warnings.append(f"no vocabulary ({str(exc).splitlines()[0]}): type:{name} keeps {name} "
                                     "records only, not those of its subclasses")
+    else:
+        if not any(isinstance(n, dict) and n.get("@id") == KBV + name for n in vocab.get("@graph", [])):
+            raise InvalidInputError(f"type:{name}: {name} is not a class of the KBV vocabulary "
+                                    f"({service_url('id', None)}/vocab/); check the class name")
+        found = subclasses(name, vocab)
     state["types"] = sorted(set(state.get("types", [])) | set(found))
     state["subclasses_of"] = name
 
@@ -688,6 +694,15 @@ def _load_organisations(run: _Run, selections: list[str]) -> None:
 # ---------------------------------------------------------------- entry point
 
 
+def _warn_empty(summary: SyncSummary, first_runs: dict[str, Checkpoint]) -> None:
+    """A warning for each ``type:`` selection whose first sync loaded no record (a misspelt class?)."""
+    for selection, checkpoint in first_runs.items():
+        if selection.startswith("type:") and checkpoint.records == 0:
+            name = selection.partition(":")[2]
+            summary.warnings.append(f"no records of class {name} were found ({selection}); check the class name "
+                                    "(a KBV class, e.g. Instance, Person, Item)")
+
+
 def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, organisations: bool = True,
          batch_size: int = DEFAULT_BATCH, concurrency: int = 4, resume: bool = True, strict: bool = False,
          session: requests.Session | None = None, emm_url: str | None = None, libris_url: str | None = None,
@@ -715,6 +730,7 @@ def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, 
                               ("emm", "libris", "oaipmh", "bibdb", "isil", "id")})
     session.hooks.setdefault("response", []).append(counter)
     summary = SyncSummary(chosen)
+    first_runs: dict[str, Checkpoint] = {}  # the selections that load their dump (or first harvest) in this run
     run = _Run(st, summary, session, urls, batch_size, concurrency, progress, download, poll_interval, max_wait,
                strict)
     try:
@@ -723,6 +739,8 @@ def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, 
                                          restart=not resume)
             state = checkpoint.state
             summary.resumed |= state.get("phase") == "dump"
+            if state.get("phase") in (None, "dump"):
+                first_runs[selection] = checkpoint
             if state.get("phase") in (None, "dump"):
                 if state.get("phase") == "dump" or run.has_dump(selection):
                     summary.modes[selection] = "dump " + ("download" if download else "pages")
@@ -746,6 +764,7 @@ def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, 
             else:
                 summary.modes.setdefault(selection, "change feed")
                 run.follow(checkpoint)
+        _warn_empty(summary, first_runs)
         if organisations:
             _load_organisations(run, chosen)
         st.flush()

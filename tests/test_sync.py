@@ -200,3 +200,39 @@ def test_type_fallback_keeps_the_subclasses_the_vocabulary_names(tmp_path, monke
         store = open_store(tmp_path / "exact")
         summary = _sync(emu, store, ["type:Agent"], organisations=False, emm_url=CLOSED)
         assert any("keeps Agent records only" in w for w in summary.warnings) and store.graphs() == set()
+
+
+# ---------------------------------------------------------------- misspelt classes
+
+
+@pytest.mark.parametrize("name", ["print", "kbv:Print", "Print-1", "Prïnt"])
+def test_a_type_that_cannot_be_a_kbv_class_fails_before_any_request(emu, tmp_path, name):
+    start = len(emu.request_log)
+    with emu.environment():
+        result = CliRunner().invoke(cli, ["sync", "--type", name, "--store", str(tmp_path / "kg"), "-q"])
+    assert result.exit_code == 1 and len(emu.request_log) == start
+    assert result.output.count("\n") == 1 and f"{name!r} is not a KBV class name (expected a capitalised" in result.output
+    cfg = tmp_path / "job.toml"
+    cfg.write_text(f'[[sync]]\ntype = ["{name}"]\n', "utf-8")
+    from linkeddata.build import load_config
+    from linkeddata.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[\[sync\]\] 1: .*not a KBV class name"):
+        load_config(cfg)
+
+
+def test_an_unknown_class_warns_when_nothing_is_found_and_fails_when_the_vocabulary_lacks_it(emu, tmp_path):
+    with emu.environment():
+        result = CliRunner().invoke(cli, ["sync", "--type", "Bogus", "--store", str(tmp_path / "kg"), "-q"])
+    assert result.exit_code == 0 and "0 records loaded" in result.output
+    assert result.output.count("no records of class Bogus were found") == 1 and "check the class name" in result.output
+    again = _sync(emu, tmp_path / "kg", ["type:Bogus"])  # a later run follows the feed: no new warning
+    assert again.modes == {"type:Bogus": "change feed"} and not again.warnings
+    found = _sync(emu, tmp_path / "agents", ["type:Agent"])
+    assert found.records > 0 and not found.warnings
+    with Emulator(services=["libris", "oaipmh", "id"], size=5) as oai:  # the vocabulary decides
+        start = len(oai.request_log)
+        with pytest.raises(InvalidInputError, match=r"^type:Bogus: Bogus is not a class of the KBV vocabulary .*"
+                                                    r"check the class name$"):
+            _sync(oai, tmp_path / "oai", ["type:Bogus"], emm_url=CLOSED)
+        assert not [e for e in oai.request_log[start:] if e.service == "oaipmh"]

@@ -20,6 +20,10 @@ full Instance with its record under ``meta``), ``type:<Class>`` (and subclasses)
 'itemAndInstance:S'
 >>> check_selection("type:Agent"), check_selection("all")
 ('type:Agent', 'all')
+>>> check_selection("type:print")
+Traceback (most recent call last):
+...
+linkeddata.errors.InvalidInputError: dump selection 'type:print': 'print' is not a KBV class name (expected a capitalised name of letters and digits, e.g. Instance, Person, Item)
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ from ..records import Record
 log = logging.getLogger(__name__)
 
 _SIGEL_RE = re.compile(r"[^\s/?#&|]{1,40}")
-_CLASS_RE = re.compile(r"[A-Za-z][\w-]*(:[A-Za-z][\w-]*)?")
+#: A KBV class name: capitalised, letters and digits (``Instance``, ``Person``, ``Item``).
+CLASS_RE = re.compile(r"[A-Z][A-Za-z0-9]*")
 #: Largest number of page requests one dump read makes (bounds every loop).
 DEFAULT_MAX_PAGES = 1_000_000
 CHUNK = 1 << 20
@@ -70,8 +75,11 @@ def check_selection(selection: str) -> str:
     """``selection`` if it is ``all``, ``itemAndInstance:<sigel>`` or ``type:<Class>``, else an input error."""
     kind, sep, value = selection.partition(":")
     if selection == "all" or (sep and kind == "itemAndInstance" and _SIGEL_RE.fullmatch(value)) or (
-            sep and kind == "type" and _CLASS_RE.fullmatch(value)):
+            sep and kind == "type" and CLASS_RE.fullmatch(value)):
         return selection
+    if sep and kind == "type":
+        raise InvalidInputError(f"dump selection {selection!r}: {value!r} is not a KBV class name "
+                                "(expected a capitalised name of letters and digits, e.g. Instance, Person, Item)")
     raise InvalidInputError(f"dump selection {selection!r} is not one of all, itemAndInstance:<sigel>, type:<Class>")
 
 
