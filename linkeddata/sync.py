@@ -165,6 +165,8 @@ class _Run:
         self.poll_interval = poll_interval
         self.max_wait = max_wait
         self.strict = strict
+        #: Library selections the dump service does not offer (not listed, or no EMM).
+        self.no_dump: set[str] = set()
 
     # -- loading
 
@@ -254,10 +256,12 @@ class _Run:
         except (HTTPError, ServiceUnavailableError) as exc:
             self.summary.warnings.append(f"no EMM dumps at {service_url('emm', self.urls['emm'])} "
                                          f"({str(exc).splitlines()[0]}); using OAI-PMH")
+            self.no_dump.add(selection)
             return False
         if selection in listed:
             return True
         self.summary.warnings.append(f"the server lists no dump of {selection}; using OAI-PMH")
+        self.no_dump.add(selection)
         return False
 
     def load_dump(self, checkpoint: Checkpoint) -> None:
@@ -694,13 +698,41 @@ def _load_organisations(run: _Run, selections: list[str]) -> None:
 # ---------------------------------------------------------------- entry point
 
 
-def _warn_empty(summary: SyncSummary, first_runs: dict[str, Checkpoint]) -> None:
-    """A warning for each ``type:`` selection whose first sync loaded no record (a misspelt class?)."""
+def _warn_empty(summary: SyncSummary, first_runs: dict[str, Checkpoint], no_dump: set[str]) -> list[str]:
+    """A warning for each first sync that loaded no record of a ``type:`` selection (a misspelt
+    class?) or of a library with no dump listed (a misspelt sigel?); the sigels of the latter."""
+    sigels = []
     for selection, checkpoint in first_runs.items():
-        if selection.startswith("type:") and checkpoint.records == 0:
-            name = selection.partition(":")[2]
+        kind, _, name = selection.partition(":")
+        if checkpoint.records:
+            continue
+        if kind == "type":
             summary.warnings.append(f"no records of class {name} were found ({selection}); check the class name "
                                     "(a KBV class, e.g. Instance, Person, Item)")
+        elif kind == "itemAndInstance" and selection in no_dump:
+            sigels.append(name)
+            summary.warnings.append(f"no dump of library {name!r} is listed and no holdings were found; "
+                                    f"check the sigel{_isil_hint(name)}")
+    return sigels
+
+
+def _isil_hint(sigel: str) -> str:
+    """For an ``SE-xxx`` value: the hint that a library is named by its sigel, not its ISIL."""
+    if sigel[:3].upper() == "SE-" and len(sigel) > 3:
+        return f" (--library takes a sigel, not an ISIL: {sigel[3:]} for {sigel})"
+    return ""
+
+
+def _check_libraries(summary: SyncSummary, sigels: list[str], first_runs: dict[str, Checkpoint]) -> None:
+    """An error when the organisation lookup found no library of a sigel that also gave no dump and no
+    holdings (its checkpoint is dropped, so the next run checks again)."""
+    unknown = [s for s in sigels if s in summary.missing_organisations]
+    for sigel in unknown:
+        first_runs[f"itemAndInstance:{sigel}"].discard()
+    if unknown:
+        raise InvalidInputError("; ".join(f"library {s!r} does not exist: no dump is listed, no holdings were found "
+                                          f"and the library database has no such sigel{_isil_hint(s)}"
+                                          for s in unknown))
 
 
 def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, organisations: bool = True,
@@ -764,10 +796,11 @@ def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, 
             else:
                 summary.modes.setdefault(selection, "change feed")
                 run.follow(checkpoint)
-        _warn_empty(summary, first_runs)
+        empty = _warn_empty(summary, first_runs, run.no_dump)
         if organisations:
             _load_organisations(run, chosen)
         st.flush()
+        _check_libraries(summary, empty, first_runs)
     finally:
         session.hooks["response"].remove(counter)
         run.cleanup()

@@ -236,3 +236,28 @@ def test_an_unknown_class_warns_when_nothing_is_found_and_fails_when_the_vocabul
                                                     r"check the class name$"):
             _sync(oai, tmp_path / "oai", ["type:Bogus"], emm_url=CLOSED)
         assert not [e for e in oai.request_log[start:] if e.service == "oaipmh"]
+
+
+# ---------------------------------------------------------------- misspelt sigels
+
+
+@pytest.mark.parametrize("sigel, hint", [("SE-Umu", True), ("umu", False), ("Xyz", False)])
+def test_a_sigel_with_no_dump_no_holdings_and_no_library_is_an_error(emu, tmp_path, sigel, hint):
+    store = tmp_path / "kg"
+    with emu.environment():
+        result = CliRunner().invoke(cli, ["sync", "--library", sigel, "--store", str(store), "-q"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: library {sigel!r} does not exist: no dump is listed")
+    assert ("--library takes a sigel, not an ISIL: Umu for SE-Umu" in result.output) == hint
+    # without the organisation lookup: a warning, exit 0; the dropped checkpoint made this a first run again
+    summary = _sync(emu, store, [f"itemAndInstance:{sigel}"], organisations=False)
+    assert summary.modes == {f"itemAndInstance:{sigel}": "OAI-PMH"} and summary.records == 0
+    assert [w for w in summary.warnings if sigel in w and "check the sigel" in w]
+    assert ("not an ISIL" in " ".join(summary.warnings)) == hint
+
+
+def test_a_listed_library_or_one_with_holdings_gets_no_sigel_warning(emu, tmp_path):
+    summary = _sync(emu, tmp_path / "kg", ["itemAndInstance:Umu"])
+    assert summary.records and not summary.warnings
+    summary = _sync(emu, tmp_path / "oai", ["itemAndInstance:Umu"], emm_url=CLOSED)
+    assert summary.records and not [w for w in summary.warnings if "sigel" in w]
