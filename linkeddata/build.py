@@ -429,6 +429,8 @@ def run_build(
                           organisations=False)
             result.synced += synced.records
             result.skipped.extend(synced.skipped)
+            for warning in synced.warnings:
+                log.warning("[[sync]]: %s", warning)
         build.organisations()
     finally:
         session.hooks["response"].remove(counter)

@@ -653,6 +653,20 @@ def _sync_oai(run: _Run, checkpoint: Checkpoint) -> None:
                                 "oai_from": state.get("oai_until_next") or since})
 
 
+def _fallback(run: _Run, checkpoint: Checkpoint) -> None:
+    """:func:`_sync_oai` in place of a dump; when OAI-PMH fails too, the error also says why EMM was not used."""
+    selection = checkpoint.params["selection"]
+    why = [w for w in run.summary.warnings if w.startswith("no EMM dumps") or selection in w]
+    try:
+        _sync_oai(run, checkpoint)
+    except HTTPError as exc:
+        if not why:
+            raise
+        because = why[-1].removesuffix("; using OAI-PMH")
+        raise type(exc)(f"{str(exc).splitlines()[0]}; OAI-PMH was the fall-back: {because}", url=exc.url,
+                        status=exc.status) from exc
+
+
 def _filter(batch: list[Record], relevant: _Relevance, run: _Run, checkpoint: Checkpoint) -> list[Record]:
     """The part of an OAI-PMH batch that concerns the selection, plus what it needs or leaves behind."""
     out: list[Record] = []
@@ -773,7 +787,6 @@ def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, 
             summary.resumed |= state.get("phase") == "dump"
             if state.get("phase") in (None, "dump"):
                 first_runs[selection] = checkpoint
-            if state.get("phase") in (None, "dump"):
                 if state.get("phase") == "dump" or run.has_dump(selection):
                     summary.modes[selection] = "dump " + ("download" if download else "pages")
                     try:
@@ -784,11 +797,11 @@ def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, 
                         summary.warnings.append(f"no dump of {selection} ({str(exc).splitlines()[0]}); using OAI-PMH")
                         state.update({"phase": None, "start_time": None})
                         summary.modes[selection] = "OAI-PMH"
-                        _sync_oai(run, checkpoint)
+                        _fallback(run, checkpoint)
                         continue
                 else:
                     summary.modes[selection] = "OAI-PMH"
-                    _sync_oai(run, checkpoint)
+                    _fallback(run, checkpoint)
                     continue
             if state.get("via") == "oai":
                 summary.modes.setdefault(selection, "OAI-PMH increment")

@@ -229,3 +229,16 @@ def test_expanded_pulls_in_the_records_that_depend_on_a_changed_authority():
         for prefix in ("jsonld_expanded", "marcxml"):
             assert sorted(listed(prefix, since)) == sorted(dependents), prefix
         assert listed("jsonld", since) == []  # plain jsonld: no expansion
+
+
+@pytest.mark.parametrize("status, words", [(404, "not found: OAI-PMH Identify at "), (405, "HTTP 405")])
+def test_an_http_error_names_the_provider_url(emu, status, words):
+    from click.testing import CliRunner
+
+    from linkeddata.cli import cli
+
+    emu.faults.add("status", service="oaipmh", status=status, times=1)
+    with emu.environment():
+        result = CliRunner().invoke(cli, ["oai", "identify"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert words in result.output and f"OAI-PMH Identify at {emu.url('oaipmh').rstrip('/')}" in result.output

@@ -261,3 +261,26 @@ def test_a_listed_library_or_one_with_holdings_gets_no_sigel_warning(emu, tmp_pa
     assert summary.records and not summary.warnings
     summary = _sync(emu, tmp_path / "oai", ["itemAndInstance:Umu"], emm_url=CLOSED)
     assert summary.records and not [w for w in summary.warnings if "sigel" in w]
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_when_neither_emm_nor_oai_pmh_answers_the_error_names_both(status, tmp_path):
+    with Emulator(services=["libris", "emm", "oaipmh"], size=5) as emu:
+        emu.faults.add("status", service="emm", status=status, times=None)
+        emu.faults.add("status", service="oaipmh", status=status, times=None)
+        with emu.environment():
+            result = CliRunner().invoke(cli, ["sync", "--library", "S", "--store", str(tmp_path / "kg"), "-q"])
+        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        assert f"OAI-PMH ListRecords at {emu.url('oaipmh').rstrip('/')}" in result.output
+        assert f"OAI-PMH was the fall-back: no EMM dumps at {emu.url('emm').rstrip('/')}" in result.output
+
+
+def test_a_build_sync_entry_of_an_unknown_class_warns(emu, tmp_path, caplog):
+    from linkeddata.build import load_config, run_build
+
+    cfg = tmp_path / "job.toml"
+    cfg.write_text('[libris]\nfind = []\nholdings = false\n[organisations]\nisil_queries = []\n'
+                   '[[sync]]\ntype = ["Bogus"]\n', "utf-8")
+    with emu.environment(), caplog.at_level("WARNING", logger="linkeddata.build"):
+        run_build(load_config(cfg), tmp_path / "kg", session=_session())
+    assert [r for r in caplog.records if "no records of class Bogus were found" in r.getMessage()]

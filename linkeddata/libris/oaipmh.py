@@ -388,7 +388,8 @@ class OAIClient(SessionOwner):
     def _request(self, verb: str, params: dict[str, str | None]) -> tuple[Any, list[tuple[str, str]]]:
         """The root element and ``(identifier, reason)`` of records that had to be cut out of a broken page."""
         query = {"verb": verb, **{k: v for k, v in params.items() if v is not None}}
-        response = request(self.session, "GET", self.base_url, params=query, what=f"OAI-PMH {verb}")
+        response = request(self.session, "GET", self.base_url, params=query,
+                           what=f"OAI-PMH {verb} at {self.base_url.rstrip('/')}")
         skipped: list[tuple[str, str]] = []
         try:
             root = etree.fromstring(response.content, _PARSER)
