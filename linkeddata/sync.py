@@ -769,11 +769,12 @@ def sync(store: StoreLike, selections: Iterable[str], *, download: bool = True, 
     if not chosen:
         raise InvalidInputError("nothing to sync: name at least one selection")
     at_least_one(batch_size=batch_size, concurrency=concurrency)
-    st = open_store(store)
-    session = session or make_session(purpose="harvest")
     urls = {"emm": emm_url, "libris": libris_url, "oaipmh": oaipmh_url}
+    # every base is resolved (and a bad one reported) before the store is made
     counter = RequestCounter({name: service_url(name, urls.get(name)) for name in
                               ("emm", "libris", "oaipmh", "bibdb", "isil", "id")})
+    st = open_store(store)
+    session = session or make_session(purpose="harvest")
     session.hooks.setdefault("response", []).append(counter)
     summary = SyncSummary(chosen)
     first_runs: dict[str, Checkpoint] = {}  # the selections that load their dump (or first harvest) in this run

@@ -71,7 +71,8 @@ def test_a_variable_set_but_empty_is_an_error_not_the_default(value):
 
 @pytest.mark.parametrize("args, name", [(["config"], "LINKEDDATA_EMM_URL"),
                                         (["fetch", "k9dt4hbw6p1ncz8"], "LINKEDDATA_LIBRIS_URL"),
-                                        (["libraries", "S"], "LINKEDDATA_BIBDB_URL")])
+                                        (["libraries", "S"], "LINKEDDATA_BIBDB_URL"),
+                                        (["sync", "--library", "S", "--store", "kg"], "LINKEDDATA_EMM_URL")])
 def test_every_command_reports_an_empty_variable_in_one_line(monkeypatch, tmp_path, args, name):
     from linkeddata.cli import cli
 
@@ -90,3 +91,4 @@ def test_every_command_reports_an_empty_variable_in_one_line(monkeypatch, tmp_pa
     result = CliRunner().invoke(cli, ["--no-cache", *args])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert result.output == f"Error: {name} is set but empty: unset it or give an http(s) URL\n"
+    assert not (tmp_path / "kg").exists()  # reported before a store is made

@@ -47,11 +47,13 @@ def sync_cmd(libraries: tuple[str, ...], types: tuple[str, ...], everything: boo
       linkeddata sync --library S --library Uu --type Agent --store ./kg
     """
     from ..checkpoints import graceful_interrupt
+    from ..config import effective_config
     from ..http import make_session
     from ..stores import open_store
     from ..sync import selections_for, sync
 
     chosen = selections_for(libraries, types, everything)
+    effective_config()  # a bad LINKEDDATA_<SERVICE>_URL is reported before the store is made
     session = make_session(purpose="harvest", rate_limit=rate_limit or None)
     try:
         with graceful_interrupt(), open_store(store) as st, progress_bar(quiet, desc="sync") as bar:
