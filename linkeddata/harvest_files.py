@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from .checkpoints import open_checkpoint
-from .errors import InvalidInputError, LinkedDataError, ParseError
+from .errors import InvalidInputError, LinkedDataError, ParseError, at_least_one
 from .http import make_session
 from .libris.oaipmh import FILE_PREFIXES, OAIClient, base_format, check_datestamp, check_prefix, decode_token, dublin_core
 
@@ -149,8 +149,7 @@ def harvest_oai_files(output: str | Path, *, metadata_prefix: str = "marcxml", s
     fmt = output_format(metadata_prefix, format)
     if split not in ("run", "batch"):
         raise InvalidInputError(f"split must be 'run' or 'batch', not {split!r}")
-    if batch_size < 1:
-        raise InvalidInputError("batch size must be at least 1")
+    at_least_one(batch_size=batch_size)
     check_datestamp(from_, "from")
     check_datestamp(until, "until")
     started = time.monotonic()

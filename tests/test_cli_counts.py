@@ -67,4 +67,8 @@ def test_the_library_checks_them_too(tmp_path):
         harvest_changes(tmp_path / "c", batch_size=-1)
     with pytest.raises(InvalidInputError, match="concurrency must be at least 1, got 0"):
         sync(tmp_path / "d", ["all"], concurrency=0)
-    assert not any((tmp_path / n).exists() for n in "abcd")
+    from linkeddata.harvest_files import harvest_oai_files
+
+    with pytest.raises(InvalidInputError, match="batch size must be at least 1, got 0"):
+        harvest_oai_files(tmp_path / "e", batch_size=0)
+    assert not any((tmp_path / n).exists() for n in "abcde")

@@ -364,10 +364,10 @@ class DumpReader:
         out: list[Record] = []
         if self.library is not None:
             held = entity.get("heldBy")
-            if entity.get("@type") == "Item" and isinstance(held, dict) and isinstance(held.get("@id"), str) \
-                    and held["@id"] != self.library and held["@id"].startswith(LIBRARY_BASE):
-                raise LeftSelection(f"now held by {held['@id']}, no longer a holding of {self.library}; not loaded")
-            if entity.get("@type") != "Item" or not isinstance(held, dict) or held.get("@id") != self.library:
+            holder = held.get("@id") if isinstance(held, dict) else None
+            if entity.get("@type") != "Item" or holder != self.library:
+                if entity.get("@type") == "Item" and isinstance(holder, str) and holder.startswith(LIBRARY_BASE):
+                    raise LeftSelection(f"now held by {holder}, no longer a holding of {self.library}; not loaded")
                 raise InvalidInputError(f"dump item is not a holding of {self.library} (asked for {self.selection})")
             instance = entity.get("itemOf")
             if isinstance(instance, dict) and isinstance(instance.get("meta"), dict):
